@@ -1,0 +1,2 @@
+-- samples schema: see internal/services/samples
+CREATE SCHEMA IF NOT EXISTS samples;
