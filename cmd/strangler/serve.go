@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nanopore/strangler/internal/admin"
+	"github.com/nanopore/strangler/internal/config"
+	"github.com/nanopore/strangler/internal/guard"
+	"github.com/nanopore/strangler/internal/proxy"
+	"github.com/nanopore/strangler/internal/store"
+)
+
+func (c *cli) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the public and admin listeners",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			m := NewMain(cfg, newLogger(c.stdout, cfg.Log.Level))
+			defer m.Close()
+			if err := m.Open(cmd.Context()); err != nil {
+				return err
+			}
+			return m.Run(cmd.Context())
+		},
+	}
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// Main is one running proxy: its listeners, pools and background loops. The
+// e2e tests reuse it with listeners on port 0.
+type Main struct {
+	Config   *config.Config
+	Logger   zerolog.Logger
+	Registry *prometheus.Registry
+
+	pool     *pgxpool.Pool
+	proxy    *proxy.Proxy
+	admin    *admin.Server
+	health   *guard.Checker
+	publicLn net.Listener
+	adminLn  net.Listener
+	public   *http.Server
+	adminSrv *http.Server
+}
+
+// NewMain prepares a Main; Open connects and binds, Run serves.
+func NewMain(cfg *config.Config, log zerolog.Logger) *Main {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Main{Config: cfg, Logger: log, Registry: reg}
+}
+
+// Open checks the database, builds the handlers and binds both listeners.
+// Whether a port is free is checked only here, so that the other
+// subcommands run beside a live proxy.
+func (m *Main) Open(ctx context.Context) error {
+	cfg := m.Config
+	if cfg.DatabaseURL != "" {
+		if err := m.openDatabase(ctx); err != nil {
+			return err
+		}
+	}
+	legacy, _ := url.Parse(cfg.LegacyURL) // validated by config.Load
+	var trusted []netip.Prefix
+	for _, n := range cfg.TrustedProxies {
+		p, _ := config.ParseNetwork(n)
+		trusted = append(trusted, p)
+	}
+	m.proxy = proxy.New(proxy.Options{
+		Legacy:                legacy,
+		DialTimeout:           cfg.Upstream.DialTimeout,
+		ResponseHeaderTimeout: cfg.Upstream.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
+		MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
+		TrustedProxies:        trusted,
+		AccessLog:             cfg.Log.Access,
+		Logger:                m.Logger,
+		Registerer:            m.Registry,
+	})
+	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
+	healthURL := strings.TrimSuffix(cfg.LegacyURL, "/") + cfg.Health.LegacyPath
+	m.health.Add("legacy", guard.HTTPProbe(&http.Client{Transport: m.proxy.Transport()}, healthURL))
+	m.admin = admin.New(admin.Options{Gatherer: m.Registry, Health: m.health, Logger: m.Logger})
+
+	var err error
+	if m.publicLn, err = listen("listen", cfg.Listen); err != nil {
+		return err
+	}
+	if m.adminLn, err = listen("admin_listen", cfg.AdminListen); err != nil {
+		return err
+	}
+	m.public = m.httpServer(m.proxy)
+	m.adminSrv = m.httpServer(m.admin)
+	return nil
+}
+
+// openDatabase connects the proxy's pool and refuses to go on while
+// migrations are pending, naming them.
+func (m *Main) openDatabase(ctx context.Context) error {
+	pool, err := store.Open(ctx, m.Config.DatabaseURL, store.Options{ApplicationName: "strangler"})
+	if err != nil {
+		return err
+	}
+	m.pool = pool
+	pending, err := store.Pending(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d migrations are pending (run `strangler migrate`): %s", len(pending), strings.Join(pending, ", "))
+	}
+	return nil
+}
+
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var se interface{ Unwrap() error }
+		reason := err.Error()
+		if errors.As(err, &se) {
+			if u := se.Unwrap(); u != nil {
+				reason = u.Error()
+			}
+		}
+		return nil, usageErr(fmt.Errorf("%s: cannot listen on %s: %s", key, addr, reason))
+	}
+	return ln, nil
+}
+
+func (m *Main) httpServer(h http.Handler) *http.Server {
+	s := m.Config.Server
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ErrorLog:          nil,
+	}
+}
+
+// PublicAddr is the bound public address (useful with port 0).
+func (m *Main) PublicAddr() string { return m.publicLn.Addr().String() }
+
+// AdminAddr is the bound admin address.
+func (m *Main) AdminAddr() string { return m.adminLn.Addr().String() }
+
+// Run serves until ctx ends, then stops accepting and lets in-flight requests
+// finish within the shutdown grace period.
+func (m *Main) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go m.health.Run(bg)
+	g.Go(func() error { return serve(m.public, m.publicLn) })
+	g.Go(func() error { return serve(m.adminSrv, m.adminLn) })
+	g.Go(func() error {
+		<-gctx.Done()
+		m.admin.SetReady(false)
+		grace := m.Config.Server.ShutdownGrace
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		m.Logger.Info().Dur("grace", grace).Msg("shutting down: draining in-flight requests")
+		err := m.public.Shutdown(sctx)
+		_ = m.adminSrv.Shutdown(sctx)
+		if err != nil {
+			return fmt.Errorf("drain public listener within %s: %w", grace, err)
+		}
+		return nil
+	})
+	m.admin.SetReady(true)
+	m.Logger.Info().Str("listen", m.PublicAddr()).Str("admin_listen", m.AdminAddr()).
+		Str("legacy", m.Config.LegacyURL).Msg("strangler serving")
+	err := g.Wait()
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	m.Logger.Info().Msg("stopped")
+	return nil
+}
+
+func serve(s *http.Server, ln net.Listener) error {
+	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases what Open acquired.
+func (m *Main) Close() error {
+	for _, ln := range []net.Listener{m.publicLn, m.adminLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/rs/zerolog"
+)
+
+// recorder remembers the status and size of an answer. It unwraps to the
+// real writer so that http.ResponseController (used by ReverseProxy to flush
+// streams and hijack upgrades) reaches the connection.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *recorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe is the outermost middleware: it gives each request its id and
+// scope, recovers panics, and writes the access log line and metrics when the
+// answer is done.
+func (p *Proxy) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc := &Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}
+		r.Header.Set(RequestIDHeader, sc.ID)
+		w.Header().Set(RequestIDHeader, sc.ID)
+		rec := &recorder{ResponseWriter: w}
+		p.metrics.inFlight.Inc()
+		defer func() {
+			p.metrics.inFlight.Dec()
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					sc.Status, sc.Err = StatusClientClosed, errors.New("aborted")
+				} else {
+					sc.Err = fmt.Errorf("panic: %v", v)
+					p.opts.Logger.Error().Str("request_id", sc.ID).Interface("panic", v).Msg("handler panicked")
+					if rec.status == 0 {
+						p.writeError(rec, r, http.StatusInternalServerError)
+					}
+				}
+			}
+			p.finish(rec, r, sc)
+		}()
+		next.ServeHTTP(rec, withScope(r, sc))
+	})
+}
+
+// finish logs and counts one answered request.
+func (p *Proxy) finish(rec *recorder, r *http.Request, sc *Scope) {
+	status := rec.status
+	if sc.Status != 0 {
+		status = sc.Status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	d := p.opts.Now().Sub(sc.Start)
+	p.metrics.observe(sc.Route, sc.Target, r.Method, status, d.Seconds())
+	if !p.opts.AccessLog {
+		return
+	}
+	var ev *zerolog.Event
+	if status >= 500 || sc.Err != nil {
+		ev = p.opts.Logger.Warn()
+	} else {
+		ev = p.opts.Logger.Info()
+	}
+	ev = ev.Str("request_id", sc.ID).Str("method", r.Method).Str("path", r.URL.Path).
+		Str("route", sc.Route).Str("target", sc.Target).Int("status", status).
+		Int64("bytes", rec.bytes).Float64("duration_ms", float64(d.Microseconds())/1000)
+	if sc.Err != nil {
+		ev = ev.Str("error", sc.Err.Error())
+	}
+	ev.Msg("request")
+}

@@ -1,0 +1,187 @@
+// Package proxy is the public side of strangler: middleware, the legacy
+// passthrough and the executor that sends a decided request to its sides. It
+// forwards; it never decides (package routing does).
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Options configure a Proxy; zero fields take the defaults named.
+type Options struct {
+	// Legacy is the monolith's base URL. Required.
+	Legacy *url.URL
+	// DialTimeout bounds connecting to an upstream (default 5s).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds waiting for answer headers (default 30s).
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes idle upstream connections (default 90s).
+	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerHost sizes each upstream's keep-alive pool (default 512).
+	MaxIdleConnsPerHost int
+	// TrustedProxies are the networks whose X-Forwarded-For is kept.
+	TrustedProxies []netip.Prefix
+	// AccessLog writes one line per request to Logger.
+	AccessLog bool
+	// Logger receives the access log and errors (default: discard).
+	Logger zerolog.Logger
+	// Registerer receives the metrics (default: a private registry).
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) fill() {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = 30 * time.Second
+	}
+	if o.IdleConnTimeout == 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.MaxIdleConnsPerHost == 0 {
+		o.MaxIdleConnsPerHost = 512
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Proxy is the public listener's handler.
+type Proxy struct {
+	opts    Options
+	ids     *idSource
+	metrics *Metrics
+	legacy  *httputil.ReverseProxy
+	handler http.Handler
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New builds a Proxy in front of opts.Legacy.
+func New(opts Options) *Proxy {
+	opts.fill()
+	p := &Proxy{opts: opts, ids: newIDSource(), metrics: NewMetrics(opts.Registerer)}
+	p.legacy = p.reverseProxy(opts.Legacy, "legacy")
+	p.handler = p.chain()
+	return p
+}
+
+// chain builds the public middleware, outermost first:
+//  1. observe: request id, scope, panic recovery, access log, metrics;
+//  2. the executor, which forwards to the decided side.
+func (p *Proxy) chain() http.Handler {
+	return p.observe(http.HandlerFunc(p.execute))
+}
+
+// ServeHTTP answers one public request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, r)
+}
+
+// execute sends the request to its side. Until routes exist every request
+// passes through to legacy.
+func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
+	sc := ScopeFrom(r.Context())
+	sc.Route, sc.Target = "passthrough", "legacy"
+	p.legacy.ServeHTTP(w, r)
+}
+
+// Transport returns an upstream transport tuned for a proxy: a large
+// keep-alive pool, no transparent compression (the client's Accept-Encoding
+// passes through untouched), bounded dial and header waits.
+func (p *Proxy) Transport() *http.Transport {
+	d := &net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    p.opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:        p.opts.IdleConnTimeout,
+		ResponseHeaderTimeout:  p.opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		WriteBufferSize:        32 << 10,
+		ReadBufferSize:         32 << 10,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+}
+
+// reverseProxy forwards to base, keeping the client's Host (the legacy app's
+// origin check compares Origin with Host) and setting X-Forwarded-*.
+func (p *Proxy) reverseProxy(base *url.URL, target string) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(base)
+			pr.Out.Host = pr.In.Host
+			if p.trusted(pr.In.RemoteAddr) {
+				if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+					pr.Out.Header["X-Forwarded-For"] = prior
+				}
+			}
+			pr.SetXForwarded()
+		},
+		Transport:  p.Transport(),
+		BufferPool: bufferPool{},
+		ErrorLog:   nil,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.upstreamError(w, r, target, err)
+		},
+	}
+}
+
+// upstreamError answers a failed exchange with an upstream.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, target string, err error) {
+	status, kind := classify(r.Context(), err)
+	p.metrics.upstreamErrors.WithLabelValues(target, kind).Inc()
+	if sc := ScopeFrom(r.Context()); sc != nil {
+		sc.Err = err
+		if status == StatusClientClosed {
+			sc.Status = status
+		}
+	}
+	if status == StatusClientClosed {
+		return
+	}
+	p.writeError(w, r, status)
+}
+
+// trusted says whether a peer's forwarding headers are believed.
+func (p *Proxy) trusted(remoteAddr string) bool {
+	if len(p.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, n := range p.opts.TrustedProxies {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// bufferPool recycles the 32 KiB copy buffers of ReverseProxy.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
