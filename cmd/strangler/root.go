@@ -54,7 +54,12 @@ func (c *cli) loadConfig(cmd *cobra.Command) (*config.Config, error) {
 
 // Execute runs the command line args and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &cli{stdout: stdout, stderr: stderr, environ: os.Environ()}
+	return execute(ctx, args, os.Environ(), stdout, stderr)
+}
+
+// execute is Execute with the environment given, for tests.
+func execute(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr, environ: environ}
 	root := c.root()
 	root.SetArgs(args)
 	root.SetOut(stdout)
