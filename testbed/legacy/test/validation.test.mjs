@@ -116,6 +116,10 @@ describe('5 zod issue format', () => {
     const res = await mutate(f.base, 'nanopore.update', { id: NIL, data: { volume: 'x', concentration: 0, sampleName: '#', status: 'x', priority: 'x' } });
     assert.deepEqual(issues(res).map((i) => i.path.join('.')), ['data.sampleName', 'data.status', 'data.priority', 'data.concentration', 'data.volume']);
   });
+  test('4.3 the cross-field rule still runs when fields only failed checks (zod "dirty")', async () => {
+    const list = issues(await mutate(f.base, 'nanopore.create', validSample({ sampleName: '', concentration: 2, volume: 3, totalAmount: 7 })));
+    assert.deepEqual(list.map((i) => i.code), ['too_small', 'invalid_string', 'custom']);
+  });
   test('5 the cross-field rule is not run when a field aborts the object', async () => {
     const list = issues(await mutate(f.base, 'nanopore.create', validSample({ concentration: 2, volume: 3, totalAmount: 1, sampleType: 5 })));
     assert.deepEqual(list.map((i) => i.code), ['invalid_type']);
