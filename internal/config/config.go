@@ -27,6 +27,19 @@ type Config struct {
 	// X-Forwarded-For is believed. Empty: every client-supplied value is replaced.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
 
+	// FlagsFile holds the route flags when DatabaseURL is empty.
+	FlagsFile string `mapstructure:"flags_file"`
+	// AdminTokenHashes are SHA-256 hex digests of the admin tokens. A request
+	// carrying one (header X-Strangler-Token) may force a side with
+	// X-Strangler-Force and sees X-Strangler-Target; the admin API takes them
+	// as bearer tokens.
+	AdminTokenHashes []string `mapstructure:"admin_token_hashes"`
+	// TRPCEndpoint is where the legacy app mounts tRPC.
+	TRPCEndpoint string `mapstructure:"trpc_endpoint"`
+	// Routes is the route table; see docs/routes.md.
+	Routes []Route `mapstructure:"routes"`
+
+	Canary   Canary   `mapstructure:"canary"`
 	Server   Server   `mapstructure:"server"`
 	Upstream Upstream `mapstructure:"upstream"`
 	Health   Health   `mapstructure:"health"`
@@ -43,6 +56,18 @@ type Health struct {
 	// database is unhealthy; /api/trpc/health answers ok even with a dead pool
 	// (legacy contract section 10), so it must not be used.
 	LegacyPath string `mapstructure:"legacy_path"`
+}
+
+// Canary configures how users are kept on one side in canary mode.
+type Canary struct {
+	// Keys are tried in order to find a user's stable key: "cookie:NAME",
+	// "header:NAME" or "client_ip" (from trusted forwarding headers only).
+	Keys []string `mapstructure:"keys"`
+	// Cookie is the proxy's own random bucket cookie, set (HttpOnly, Path=/)
+	// on a canary route's answer when no key is found.
+	Cookie string `mapstructure:"cookie"`
+	// CookieMaxAge is the bucket cookie's lifetime.
+	CookieMaxAge time.Duration `mapstructure:"cookie_max_age"`
 }
 
 // Server holds the public and admin listeners' timeouts.
@@ -89,10 +114,17 @@ type Log struct {
 // working default on a developer machine.
 func Default() Config {
 	return Config{
-		Listen:      ":3001",
-		AdminListen: "127.0.0.1:9091",
-		LegacyURL:   "http://127.0.0.1:3000",
-		DatabaseURL: "postgres://postgres@127.0.0.1:5432/strangler?sslmode=disable",
+		Listen:       ":3001",
+		AdminListen:  "127.0.0.1:9091",
+		LegacyURL:    "http://127.0.0.1:3000",
+		DatabaseURL:  "postgres://postgres@127.0.0.1:5432/strangler?sslmode=disable",
+		FlagsFile:    "config/flags.yaml",
+		TRPCEndpoint: "/api/trpc",
+		Canary: Canary{
+			Keys:         []string{"cookie:strangler_bucket"},
+			Cookie:       "strangler_bucket",
+			CookieMaxAge: 365 * 24 * time.Hour,
+		},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,

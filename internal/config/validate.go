@@ -73,6 +73,26 @@ func (c *Config) Validate() Problems {
 	if !strings.HasPrefix(c.Health.LegacyPath, "/") {
 		add("health.legacy_path", "must be an absolute path such as /health, got %q", c.Health.LegacyPath)
 	}
+	for i, h := range c.AdminTokenHashes {
+		if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+			add(fmt.Sprintf("admin_token_hashes[%d]", i), "must be a SHA-256 hex digest (64 hex digits): sha256sum of the token")
+		}
+	}
+	if !strings.HasPrefix(c.TRPCEndpoint, "/") || strings.HasSuffix(c.TRPCEndpoint, "/") {
+		add("trpc_endpoint", "must be an absolute path without a trailing slash, got %q", c.TRPCEndpoint)
+	}
+	for i, k := range c.Canary.Keys {
+		kind, name, _ := strings.Cut(k, ":")
+		if !(kind == "client_ip" && name == "" || (kind == "cookie" || kind == "header") && name != "") {
+			add(fmt.Sprintf("canary.keys[%d]", i), "must be cookie:NAME, header:NAME or client_ip, got %q", k)
+		}
+	}
+	if c.Canary.Cookie == "" || strings.ContainsAny(c.Canary.Cookie, " ;=,\"\t") {
+		add("canary.cookie", "must be a cookie name, got %q", c.Canary.Cookie)
+	}
+	if c.Canary.CookieMaxAge <= 0 {
+		add("canary.cookie_max_age", "must be a positive duration")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
