@@ -1,0 +1,212 @@
+package samples
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// The encoder writes rows as JSON by hand, appending to a byte slice: the
+// getAll path encodes hundreds of thousands of values per second, and
+// reflection (encoding/json) would cost an allocation per value. It reads the
+// raw column bytes of pgx's binary protocol straight off the wire (uuid: 16
+// bytes, int4: 4 bytes, timestamptz: microseconds since 2000-01-01, text and
+// varchar: the UTF-8 bytes; numerics are selected as ::text so that they keep
+// PostgreSQL's fixed scale and never pass through a float).
+
+// kind says how one column's raw bytes become JSON.
+type kind uint8
+
+const (
+	kindUUID kind = iota + 1 // JSON string, lower-case 8-4-4-4-12
+	kindText                 // JSON string, escaped like JSON.stringify
+	kindNum                  // JSON string: numeric text copied as is ("12.500")
+	kindInt                  // JSON number from int4
+	kindTime                 // JSON string, ISO-8601 ms Z, truncated like JS Date
+	kindJSON                 // JSON value from jsonb text, re-encoded like JSON.stringify(JSON.parse(x))
+)
+
+// column is one output key and the kind of its value.
+type column struct {
+	name string
+	kind kind
+}
+
+// pgEpochMicros is 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's
+// binary timestamps count from there.
+const pgEpochMicros = 946684800 * 1000000
+
+// errRowShape says a result row does not have the columns the encoder expects.
+var errRowShape = errors.New("samples: result row does not match the expected columns")
+
+// appendRow appends one JSON object with the given columns in order; a nil
+// value is JSON null.
+func appendRow(buf []byte, cols []column, vals [][]byte) ([]byte, error) {
+	if len(vals) != len(cols) {
+		return buf, errRowShape
+	}
+	for i, c := range cols {
+		if i == 0 {
+			buf = append(buf, `{"`...)
+		} else {
+			buf = append(buf, `,"`...)
+		}
+		buf = append(buf, c.name...)
+		buf = append(buf, `":`...)
+		var err error
+		buf, err = appendValue(buf, c.kind, vals[i])
+		if err != nil {
+			return buf, fmt.Errorf("column %s: %w", c.name, err)
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendValue appends one column value of kind k.
+func appendValue(buf []byte, k kind, v []byte) ([]byte, error) {
+	if v == nil {
+		return append(buf, "null"...), nil
+	}
+	switch k {
+	case kindUUID:
+		if len(v) != 16 {
+			return buf, errRowShape
+		}
+		buf = append(buf, '"')
+		buf = appendUUID(buf, v)
+		return append(buf, '"'), nil
+	case kindText:
+		return appendString(buf, v), nil
+	case kindNum:
+		buf = append(buf, '"')
+		buf = append(buf, v...)
+		return append(buf, '"'), nil
+	case kindInt:
+		if len(v) != 4 {
+			return buf, errRowShape
+		}
+		return strconv.AppendInt(buf, int64(int32(binary.BigEndian.Uint32(v))), 10), nil
+	case kindTime:
+		if len(v) != 8 {
+			return buf, errRowShape
+		}
+		return appendPGTime(buf, int64(binary.BigEndian.Uint64(v))), nil
+	case kindJSON:
+		return appendCompactJSON(buf, v)
+	}
+	return buf, errRowShape
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendUUID appends the 36-character lower-case text form of a 16-byte uuid.
+func appendUUID(buf []byte, u []byte) []byte {
+	for i, b := range u[:16] {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			buf = append(buf, '-')
+		}
+		buf = append(buf, hexDigits[b>>4], hexDigits[b&0x0f])
+	}
+	return buf
+}
+
+// appendString appends s as a JSON string escaped exactly like JS
+// JSON.stringify: only '"', '\\' and control characters below U+0020 are
+// escaped (\b \f \n \r \t or \u00xx in lower case); '<', '>', '&', U+2028 and
+// U+2029 stay raw, unlike encoding/json.
+func appendString[T string | []byte](buf []byte, s T) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			buf = append(buf, '\\', c)
+		case '\b':
+			buf = append(buf, '\\', 'b')
+		case '\f':
+			buf = append(buf, '\\', 'f')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		default:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0x0f])
+		}
+		start = i + 1
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// appendPGTime appends a binary timestamptz (microseconds since 2000-01-01
+// UTC) as a JSON string; infinity becomes null, as JSON.stringify(Infinity).
+func appendPGTime(buf []byte, pgMicros int64) []byte {
+	if pgMicros == math.MaxInt64 || pgMicros == math.MinInt64 {
+		return append(buf, "null"...)
+	}
+	buf = append(buf, '"')
+	buf = appendISOTime(buf, time.UnixMicro(pgMicros+pgEpochMicros))
+	return append(buf, '"')
+}
+
+// appendISOTime appends t like JS Date.prototype.toISOString: UTC, exactly
+// three fraction digits truncated (never rounded), a Z suffix, and the
+// six-digit signed year outside 0000..9999.
+func appendISOTime(buf []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	switch {
+	case year < 0:
+		buf = append(buf, '-')
+		buf = appendPadded(buf, -year, 6)
+	case year > 9999:
+		buf = append(buf, '+')
+		buf = appendPadded(buf, year, 6)
+	default:
+		buf = appendPadded(buf, year, 4)
+	}
+	buf = append(buf, '-')
+	buf = appendPadded(buf, int(month), 2)
+	buf = append(buf, '-')
+	buf = appendPadded(buf, day, 2)
+	buf = append(buf, 'T')
+	buf = appendPadded(buf, hour, 2)
+	buf = append(buf, ':')
+	buf = appendPadded(buf, minute, 2)
+	buf = append(buf, ':')
+	buf = appendPadded(buf, sec, 2)
+	buf = append(buf, '.')
+	buf = appendPadded(buf, t.Nanosecond()/1e6, 3)
+	return append(buf, 'Z')
+}
+
+// appendPadded appends a non-negative n with at least width digits.
+func appendPadded(buf []byte, n, width int) []byte {
+	var tmp [20]byte
+	i := len(tmp)
+	for n > 0 || width > 0 {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+		width--
+	}
+	return append(buf, tmp[i:]...)
+}
+
+// FormatTime renders t the way the legacy app's JSON shows timestamps
+// (JS Date.prototype.toISOString), for example 2026-11-28T10:02:57.525Z.
+func FormatTime(t time.Time) string {
+	var b [32]byte
+	return string(appendISOTime(b[:0], t))
+}

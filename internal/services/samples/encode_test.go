@@ -1,0 +1,182 @@
+package samples
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestAppendString(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "Sample A", `"Sample A"`},
+		{"empty", "", `""`},
+		{"quote and backslash", `a"b\c`, `"a\"b\\c"`},
+		{"short escapes", "\b\f\n\r\t", `"\b\f\n\r\t"`},
+		{"other controls lower-case hex", "\x00\x01\x1f", `"\u0000\u0001\u001f"`},
+		{"DEL stays raw", "\x7f", "\"\x7f\""},
+		{"no HTML escaping", "<a>&</a>", `"<a>&</a>"`},
+		{"line separators stay raw", "\u2028\u2029", "\"\u2028\u2029\""},
+		{"non-ASCII raw", "μL × 10 😀", `"μL × 10 😀"`},
+		{"slash raw", "a/b", `"a/b"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(appendString(nil, tt.in)); got != tt.want {
+				t.Errorf("appendString(%q) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormatTime(t *testing.T) {
+	tests := []struct {
+		name string
+		in   time.Time
+		want string
+	}{
+		{"contract example", time.Date(2026, 11, 28, 10, 2, 57, 525000000, time.UTC), "2026-11-28T10:02:57.525Z"},
+		{"truncated, not rounded", time.Date(2026, 11, 28, 10, 2, 57, 999999999, time.UTC), "2026-11-28T10:02:57.999Z"},
+		{"microseconds dropped", time.Date(2026, 1, 2, 3, 4, 5, 678901000, time.UTC), "2026-01-02T03:04:05.678Z"},
+		{"zero fraction", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000Z"},
+		{"converted to UTC", time.Date(2026, 6, 1, 2, 0, 0, 0, time.FixedZone("CEST", 2*3600)), "2026-06-01T00:00:00.000Z"},
+		{"before 1970 floors", time.UnixMicro(-1).UTC(), "1969-12-31T23:59:59.999Z"},
+		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), "0000-01-01T00:00:00.000Z"},
+		{"negative year", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), "-000001-01-01T00:00:00.000Z"},
+		{"five-digit year", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "+010000-01-01T00:00:00.000Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FormatTime(tt.in); got != tt.want {
+				t.Errorf("FormatTime(%v) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppendValueBinary(t *testing.T) {
+	micros := func(t time.Time) []byte {
+		return binary.BigEndian.AppendUint64(nil, uint64(t.UnixMicro()-pgEpochMicros))
+	}
+	ts := time.Date(2026, 11, 28, 10, 2, 57, 525999000, time.UTC)
+	uuid := []byte{0x55, 0x0e, 0x84, 0x00, 0xe2, 0x9b, 0x41, 0xd4, 0xa7, 0x16, 0x44, 0x66, 0x55, 0x44, 0x00, 0x00}
+	tests := []struct {
+		name string
+		kind kind
+		in   []byte
+		want string
+	}{
+		{"null", kindText, nil, "null"},
+		{"uuid", kindUUID, uuid, `"550e8400-e29b-41d4-a716-446655440000"`},
+		{"int", kindInt, binary.BigEndian.AppendUint32(nil, 7), "7"},
+		{"negative int", kindInt, binary.BigEndian.AppendUint32(nil, math.MaxUint32), "-1"},
+		{"numeric text kept", kindNum, []byte("2.000"), `"2.000"`},
+		{"time", kindTime, micros(ts), `"2026-11-28T10:02:57.525Z"`},
+		{"infinity", kindTime, binary.BigEndian.AppendUint64(nil, math.MaxInt64), "null"},
+		{"pg epoch", kindTime, make([]byte, 8), `"2000-01-01T00:00:00.000Z"`},
+		{"json", kindJSON, []byte(`{"a": [1.50, 2], "b": "x y"}`), `{"a":[1.5,2],"b":"x y"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := appendValue(nil, tt.kind, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	if _, err := appendValue(nil, kindUUID, []byte("short")); err == nil {
+		t.Error("a uuid of 5 bytes should fail")
+	}
+}
+
+func TestAppendJSNumber(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{0, "0"},
+		{math.Copysign(0, -1), "0"},
+		{1, "1"},
+		{-1.5, "-1.5"},
+		{1.23456, "1.23456"},
+		{math.Nextafter(0.3, 1), "0.30000000000000004"}, // 0.1 + 0.2 at run time
+		{100, "100"},
+		{1e20, "100000000000000000000"},
+		{1e21, "1e+21"},
+		{1.5e21, "1.5e+21"},
+		{0.000001, "0.000001"},
+		{1e-7, "1e-7"},
+		{1.5e-7, "1.5e-7"},
+		{123e-20, "1.23e-18"},
+		{5e-324, "5e-324"},
+		{math.MaxFloat64, "1.7976931348623157e+308"},
+		{10000, "10000"},
+		{0.001, "0.001"},
+		{math.Inf(1), "null"},
+	}
+	for _, tt := range tests {
+		if got := string(appendJSNumber(nil, tt.in)); got != tt.want {
+			t.Errorf("appendJSNumber(%v) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAppendCompactJSON(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`null`, `null`},
+		{`{"a": 1, "b": [true, false, null]}`, `{"a":1,"b":[true,false,null]}`},
+		{`{"s": "a b\"c\\ \u001f é"}`, `{"s":"a b\"c\\ \u001f é"}`},
+		{`[1.50, -0, 1e400, 1E2, 0.0000001]`, `[1.5,0,null,100,1e-7]`},
+		{`"text"`, `"text"`},
+	}
+	for _, tt := range tests {
+		got, err := appendCompactJSON(nil, []byte(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("appendCompactJSON(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	if _, err := appendCompactJSON(nil, []byte(`"open`)); err == nil {
+		t.Error("an unterminated string should fail")
+	}
+}
+
+func TestSimpleEmailAndTrim(t *testing.T) {
+	emails := map[string]bool{
+		"Delete.Me@select.org": true,
+		"jo.@lab.org":          true,
+		"a@b.c":                true,
+		"a@.b.c":               true,
+		"a@b.":                 false,
+		"a@.b":                 false,
+		"@b.c":                 false,
+		"a@b":                  false,
+		"a b@c.d":              false,
+		"a@b@c.d":              false,
+		"a@b\u00a0.c":          false,
+	}
+	for in, want := range emails {
+		if got := simpleEmail(in); got != want {
+			t.Errorf("simpleEmail(%q) = %v, want %v", in, got, want)
+		}
+	}
+	trims := map[string]string{
+		"  x  ":             "x",
+		"\ufeff\u3000x\n":   "x",
+		"\u0085x":           "\u0085x",
+		"\u2028 a b \u200a": "a b",
+		"   ":               "",
+	}
+	for in, want := range trims {
+		if got := jsTrim(in); got != want {
+			t.Errorf("jsTrim(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
