@@ -105,7 +105,8 @@ const invalidSample = {
   concentration: 'x', volume: 0.01, flowCellCount: 1.5, priority: 'asap', chartField: 'ABC-001',
 };
 
-async function scenario(r) {
+// createAndList creates A and B around getAll calls and returns their ids.
+async function createAndList(r) {
   await r.step('health', 'httpLink', [['query', 'health']]);
   await r.step('getAll on the empty table', 'httpLink', [['query', 'nanopore.getAll']]);
   const [a] = await r.step('create A (every field)', 'httpLink', [['mutation', 'nanopore.create', fullSample]]);
@@ -118,6 +119,11 @@ async function scenario(r) {
   ]);
   const idB = b.data.id;
   await r.step('batched getAll and health after create', 'httpBatchLink', [['query', 'nanopore.getAll'], ['query', 'health']]);
+  return { idA, idB };
+}
+
+// changeAndFail runs update, assign and updateStatus, valid and failing.
+async function changeAndFail(r, { idA, idB }) {
   await r.step('update A (status prep, lab)', 'httpLink', [['mutation', 'nanopore.update', { id: idA, data: { status: 'prep', labName: 'New Lab', concentration: null } }]]);
   await r.step('batched assign A and updateStatus B', 'httpBatchLink', [
     ['mutation', 'nanopore.assign', { id: idA, assignedTo: 'Sam Lee' }],
@@ -130,6 +136,10 @@ async function scenario(r) {
     ['mutation', 'nanopore.updateStatus', { id: 'x', status: 'PREP' }],
   ]);
   await r.step('updateStatus A completed', 'httpLink', [['mutation', 'nanopore.updateStatus', { id: idA, status: 'completed' }]]);
+}
+
+// stepsAndDeletes covers the step procedures, delete and the transport errors.
+async function stepsAndDeletes(r, { idA, idB }) {
   await r.step('getProcessingSteps A', 'httpLink', [['query', 'nanopore.getProcessingSteps', idA]]);
   await r.step('batched step mutations', 'httpBatchLink', [
     ['mutation', 'nanopore.createDefaultProcessingSteps', idA],
@@ -161,7 +171,9 @@ async function scenario(r) {
 
 async function main() {
   const recorder = new Recorder(parseCommandLine());
-  await scenario(recorder);
+  const ids = await createAndList(recorder);
+  await changeAndFail(recorder, ids);
+  await stepsAndDeletes(recorder, ids);
   process.stdout.write(`${JSON.stringify(normalise(recorder.steps), null, 2)}\n`);
 }
 
