@@ -85,7 +85,8 @@ func (c *cli) root() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&c.configPath, "config", config.DefaultPath, "configuration file (YAML)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.checkConfigCmd())
+	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.checkConfigCmd(),
+		c.routesCmd(), c.flipCmd(), c.rollbackCmd(), c.historyCmd())
 	return root
 }
 
@@ -95,10 +96,15 @@ func (c *cli) checkConfigCmd() *cobra.Command {
 		Short: "Validate the configuration and print every invalid or unknown key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := c.loadConfig(cmd); err != nil {
+			cfg, err := c.loadConfig(cmd)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintln(c.stdout, "configuration is valid")
+			t, err := compileRoutes(cfg, defaultServices())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "configuration is valid: %d routes, route table %s\n", len(t.Routes), t.Hash)
 			return nil
 		},
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +24,8 @@ import (
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/proxy"
+	"github.com/nanopore/strangler/internal/routing"
+	"github.com/nanopore/strangler/internal/services"
 	"github.com/nanopore/strangler/internal/store"
 )
 
@@ -35,6 +40,11 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			m := NewMain(cfg, newLogger(c.stdout, cfg.Log.Level))
+			if cmd.Flags().Changed("config") {
+				m.ConfigPath = c.configPath
+			} else if _, err := os.Stat(c.configPath); err == nil {
+				m.ConfigPath = c.configPath
+			}
 			defer m.Close()
 			if err := m.Open(cmd.Context()); err != nil {
 				return err
@@ -58,8 +68,16 @@ type Main struct {
 	Config   *config.Config
 	Logger   zerolog.Logger
 	Registry *prometheus.Registry
+	// Services are the Go services this binary can mount (default: all).
+	Services services.Registry
+	// ConfigPath is the file reloaded on SIGHUP or change ("" = none).
+	ConfigPath string
 
 	pool     *pgxpool.Pool
+	mounted  map[string]services.Service
+	flags    *flagsRuntime
+	router   *routing.Router
+	control  *control
 	proxy    *proxy.Proxy
 	admin    *admin.Server
 	health   *guard.Checker
@@ -73,7 +91,7 @@ type Main struct {
 func NewMain(cfg *config.Config, log zerolog.Logger) *Main {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Main{Config: cfg, Logger: log, Registry: reg}
+	return &Main{Config: cfg, Logger: log, Registry: reg, Services: defaultServices()}
 }
 
 // Open checks the database, builds the handlers and binds both listeners.
@@ -81,34 +99,25 @@ func NewMain(cfg *config.Config, log zerolog.Logger) *Main {
 // subcommands run beside a live proxy.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
+	table, err := compileRoutes(cfg, m.Services)
+	if err != nil {
+		return err
+	}
 	if cfg.DatabaseURL != "" {
 		if err := m.openDatabase(ctx); err != nil {
 			return err
 		}
 	}
-	legacy, _ := url.Parse(cfg.LegacyURL) // validated by config.Load
-	var trusted []netip.Prefix
-	for _, n := range cfg.TrustedProxies {
-		p, _ := config.ParseNetwork(n)
-		trusted = append(trusted, p)
+	if err := m.openServices(); err != nil {
+		return err
 	}
-	m.proxy = proxy.New(proxy.Options{
-		Legacy:                legacy,
-		DialTimeout:           cfg.Upstream.DialTimeout,
-		ResponseHeaderTimeout: cfg.Upstream.ResponseHeaderTimeout,
-		IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
-		MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
-		TrustedProxies:        trusted,
-		AccessLog:             cfg.Log.Access,
-		Logger:                m.Logger,
-		Registerer:            m.Registry,
-	})
-	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
-	healthURL := strings.TrimSuffix(cfg.LegacyURL, "/") + cfg.Health.LegacyPath
-	m.health.Add("legacy", guard.HTTPProbe(&http.Client{Transport: m.proxy.Transport()}, healthURL))
-	m.admin = admin.New(admin.Options{Gatherer: m.Registry, Health: m.health, Logger: m.Logger})
-
-	var err error
+	if m.flags, err = openFlags(ctx, m.Config, m.pool, m.Logger); err != nil {
+		return err
+	}
+	if err := m.openRouter(table); err != nil {
+		return err
+	}
+	m.openProxy()
 	if m.publicLn, err = listen("listen", cfg.Listen); err != nil {
 		return err
 	}
@@ -118,6 +127,107 @@ func (m *Main) Open(ctx context.Context) error {
 	m.public = m.httpServer(m.proxy)
 	m.adminSrv = m.httpServer(m.admin)
 	return nil
+}
+
+// compileRoutes compiles the route table; a bad route is a usage error.
+func compileRoutes(cfg *config.Config, reg services.Registry) (*routing.Table, error) {
+	t, err := routing.Compile(cfg.Routes, routing.CompileOptions{Services: reg.Names(), TRPCEndpoint: cfg.TRPCEndpoint})
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("invalid routes:\n%w", err))
+	}
+	return t, nil
+}
+
+// openServices builds every registered service on the proxy's pool, so that
+// routes can name them as service:NAME.
+func (m *Main) openServices() error {
+	m.mounted = map[string]services.Service{}
+	if m.pool == nil {
+		return nil // no database: no in-process service (their routes stay legacy)
+	}
+	for _, name := range m.Services.Names() {
+		svc, err := m.Services[name](services.Deps{Pool: m.pool, Logger: m.Logger.With().Str("service", name).Logger()})
+		if err != nil {
+			return fmt.Errorf("start service %s: %w", name, err)
+		}
+		m.mounted[name] = svc
+	}
+	return nil
+}
+
+// openRouter builds the router over the flags and the control surface the
+// CLI and the admin API share.
+func (m *Main) openRouter(table *routing.Table) error {
+	cfg := m.Config
+	rt, err := routing.NewRouter(table, routing.Options{
+		Flags:            m.flags.client,
+		FlagsVersion:     func() int64 { return m.flags.provider.Snapshot().Version },
+		CanaryKeys:       cfg.Canary.Keys,
+		CanaryCookie:     cfg.Canary.Cookie,
+		TrustedProxies:   trustedNetworks(cfg),
+		AdminTokenHashes: cfg.AdminTokenHashes,
+		Logger:           m.Logger,
+	})
+	if err != nil {
+		return usageErr(err)
+	}
+	m.router = rt
+	m.flags.follow(rt)
+	m.control = &control{source: m.flags.source, store: m.flags.store, snapshot: m.flags.provider.Snapshot}
+	m.control.setTable(cfg.Routes, table)
+	return nil
+}
+
+func trustedNetworks(cfg *config.Config) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range cfg.TrustedProxies {
+		p, _ := config.ParseNetwork(n) // validated by config.Load
+		out = append(out, p)
+	}
+	return out
+}
+
+func (m *Main) openProxy() {
+	cfg := m.Config
+	legacy, _ := url.Parse(cfg.LegacyURL) // validated by config.Load
+	handlers := map[string]http.Handler{}
+	for name, svc := range m.mounted {
+		handlers[name] = svc.Handler()
+	}
+	m.proxy = proxy.New(proxy.Options{
+		Legacy:                legacy,
+		DialTimeout:           cfg.Upstream.DialTimeout,
+		ResponseHeaderTimeout: cfg.Upstream.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
+		MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
+		TrustedProxies:        trustedNetworks(cfg),
+		AccessLog:             cfg.Log.Access,
+		Logger:                m.Logger,
+		Registerer:            m.Registry,
+		Router:                m.router,
+		Services:              handlers,
+		TRPCEndpoint:          cfg.TRPCEndpoint,
+		CanaryCookie:          cfg.Canary.Cookie,
+		CanaryCookieMaxAge:    cfg.Canary.CookieMaxAge,
+	})
+	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
+	healthURL := strings.TrimSuffix(cfg.LegacyURL, "/") + cfg.Health.LegacyPath
+	m.health.Add("legacy", guard.HTTPProbe(&http.Client{Transport: m.proxy.Transport()}, healthURL))
+	for name, svc := range m.mounted {
+		m.health.Add("service:"+name, svc.Health)
+	}
+	m.admin = admin.New(admin.Options{Gatherer: m.Registry, Health: m.health, Logger: m.Logger,
+		Control: m.control, Authorize: m.authorize})
+}
+
+// authorize admits admin API callers with an admin token (bearer).
+func (m *Main) authorize(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !m.router.ValidToken(tok) {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return "token:" + hex.EncodeToString(sum[:4]), true
 }
 
 // openDatabase connects the proxy's pool and refuses to go on while
@@ -179,6 +289,8 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go m.health.Run(bg)
+	m.flags.run(bg, m.router, m.Logger)
+	go m.watchConfig(bg)
 	g.Go(func() error { return serve(m.public, m.publicLn) })
 	g.Go(func() error { return serve(m.adminSrv, m.adminLn) })
 	g.Go(func() error {
@@ -195,7 +307,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	m.admin.SetReady(true)
+	m.admin.SetReady(m.flags.ready())
 	m.Logger.Info().Str("listen", m.PublicAddr()).Str("admin_listen", m.AdminAddr()).
 		Str("legacy", m.Config.LegacyURL).Msg("strangler serving")
 	err := g.Wait()
@@ -223,8 +335,20 @@ func (m *Main) Close() error {
 			_ = ln.Close()
 		}
 	}
+	for _, svc := range m.mounted {
+		svc.Close()
+	}
+	if m.flags != nil {
+		m.flags.close()
+	}
 	if m.pool != nil {
 		m.pool.Close()
 	}
 	return nil
 }
+
+// PublicURL is the public listener's base URL.
+func (m *Main) PublicURL() string { return "http://" + m.PublicAddr() }
+
+// AdminURL is the admin listener's base URL.
+func (m *Main) AdminURL() string { return "http://" + m.AdminAddr() }

@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,10 @@ type Options struct {
 	// Health reports the upstreams' last checks (may be nil).
 	Health *guard.Checker
 	Logger zerolog.Logger
+	// Control runs route operations for the admin API (nil: no API).
+	Control Control
+	// Authorize names the caller of an API request (nil: the API is closed).
+	Authorize Authorizer
 }
 
 // Server is the admin listener's handler.
@@ -41,6 +46,9 @@ func New(opts Options) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	if opts.Control != nil {
+		s.mountAPI(e)
+	}
 	s.echo = e
 	return s
 }
@@ -77,7 +85,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	code, msg := http.StatusInternalServerError, "internal error"
 	if he, ok := err.(*echo.HTTPError); ok {
 		code = he.Code
-		msg = http.StatusText(code)
+		msg = fmt.Sprint(he.Message)
+	} else if isBadRequest(err) {
+		code, msg = http.StatusBadRequest, err.Error()
 	} else {
 		s.opts.Logger.Error().Err(err).Str("path", c.Request().URL.Path).Msg("admin request failed")
 	}

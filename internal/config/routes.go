@@ -37,36 +37,36 @@ type Route struct {
 // Procedures is set.
 type Match struct {
 	// Path matches one normalised path exactly ("/api/migrate").
-	Path string `mapstructure:"path"`
+	Path string `mapstructure:"path" json:"path,omitempty"`
 	// Prefix matches a path and everything below it ("/api/backup").
-	Prefix string `mapstructure:"prefix"`
+	Prefix string `mapstructure:"prefix" json:"prefix,omitempty"`
 	// Pattern matches segments with parameters ("/api/samples/:id").
-	Pattern string `mapstructure:"pattern"`
+	Pattern string `mapstructure:"pattern" json:"pattern,omitempty"`
 	// Methods restricts the HTTP methods (default: all).
-	Methods []string `mapstructure:"methods"`
+	Methods []string `mapstructure:"methods" json:"methods,omitempty"`
 	// Query adds conditions on query parameters.
-	Query []QueryCondition `mapstructure:"query"`
+	Query []QueryCondition `mapstructure:"query" json:"query,omitempty"`
 	// Procedures makes this a tRPC route: it takes these procedures of the
 	// tRPC endpoint, each declared as a query or a mutation.
-	Procedures []Procedure `mapstructure:"procedures"`
+	Procedures []Procedure `mapstructure:"procedures" json:"procedures,omitempty"`
 }
 
 // QueryCondition tests one query parameter's first value, parsed as the
 // browser's URLSearchParams does. Set exactly one test.
 type QueryCondition struct {
-	Param string `mapstructure:"param"`
+	Param string `mapstructure:"param" json:"param,omitempty"`
 	// Absent: the parameter does not occur.
-	Absent bool `mapstructure:"absent"`
+	Absent bool `mapstructure:"absent" json:"absent,omitempty"`
 	// In: the parameter occurs and its value is one of these.
-	In []string `mapstructure:"in"`
+	In []string `mapstructure:"in" json:"in,omitempty"`
 	// NotIn: the parameter is absent, empty, or not one of these; this is
 	// the safe way to deny everything but an allow-list.
-	NotIn []string `mapstructure:"not_in"`
+	NotIn []string `mapstructure:"not_in" json:"not_in,omitempty"`
 }
 
 // Procedure is one tRPC procedure a route takes.
 type Procedure struct {
-	Name string `mapstructure:"name"`
+	Name string `mapstructure:"name" json:"name,omitempty"`
 	// Kind is query or mutation.
-	Kind string `mapstructure:"kind"`
+	Kind string `mapstructure:"kind" json:"kind,omitempty"`
 }

@@ -223,3 +223,8 @@ func (s *Syncer) replay(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 }
+
+// History reads the recorded changes from the database.
+func (s *Syncer) History(ctx context.Context, key string, limit int) ([]HistoryEntry, error) {
+	return s.Store.History(ctx, key, limit)
+}

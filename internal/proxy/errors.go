@@ -5,9 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // StatusClientClosed is logged when the client went away before its answer
@@ -55,63 +56,34 @@ var errorMessages = map[int]struct{ code, text string }{
 	http.StatusServiceUnavailable:  {"service_unavailable", "The service is overloaded; try again shortly."},
 }
 
-// trpcCodes are tRPC 11's names for the proxy's own statuses.
-var trpcCodes = map[int]string{
-	http.StatusBadGateway:          "BAD_GATEWAY",
-	http.StatusGatewayTimeout:      "GATEWAY_TIMEOUT",
-	http.StatusInternalServerError: "INTERNAL_SERVER_ERROR",
-	http.StatusServiceUnavailable:  "SERVICE_UNAVAILABLE",
-}
-
 // writeError answers with the proxy's own error: a tRPC error envelope on
-// tRPC paths (so that the browser's tRPC client can read it), a short JSON
-// body elsewhere. Neither names an internal address.
+// tRPC paths (so that the browser's tRPC client can read it: an array with
+// one element per procedure for batches), a short JSON body elsewhere.
+// Neither names an internal address.
 func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, status int) {
 	m, ok := errorMessages[status]
 	if !ok {
-		m = errorMessages[http.StatusBadGateway]
+		status, m = http.StatusBadGateway, errorMessages[http.StatusBadGateway]
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	var body []byte
-	if names, batch, ok := trpcCall(r); ok {
-		body = trpcErrorBody(names, batch, m.text, status)
-	} else {
-		body = []byte(`{"error":"` + m.code + `","message":"` + m.text + `","request_id":` + strconv.Quote(w.Header().Get(RequestIDHeader)) + `}`)
+	if req, ok := p.trpcRequest(r); ok {
+		st, body := trpc.ErrorResponse(req, trpcErrorFor(status), m.text)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(st)
+		_, _ = w.Write(body)
+		return
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	p.writeJSON(w, r, status, m.code, m.text)
 }
 
-// trpcCall says whether r is a tRPC request and, if so, which procedures it
-// names and whether it is a batch.
-func trpcCall(r *http.Request) (names []string, batch bool, ok bool) {
-	const base = "/api/trpc"
-	p := r.URL.Path
-	if p != base && !strings.HasPrefix(p, base+"/") {
-		return nil, false, false
+// trpcRequest parses r as a tRPC request, if it is one.
+func (p *Proxy) trpcRequest(r *http.Request) (trpc.Request, bool) {
+	path := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(path, p.opts.TRPCEndpoint)
+	if !ok || rest != "" && rest[0] != '/' {
+		return trpc.Request{}, false
 	}
-	seg := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(p, base), "/"), "/")
-	batch = r.URL.Query().Get("batch") == "1"
-	if !batch {
-		return []string{seg}, false, true
-	}
-	return strings.Split(seg, ","), true, true
-}
-
-func trpcErrorBody(names []string, batch bool, msg string, status int) []byte {
-	code := trpcCodes[status]
-	one := func(name string) string {
-		return `{"error":{"message":` + strconv.Quote(msg) + `,"code":-32603,"data":{"code":"` + code +
-			`","httpStatus":` + strconv.Itoa(status) + `,"path":` + strconv.Quote(name) + `}}}`
-	}
-	if !batch {
-		return []byte(one(names[0]))
-	}
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = one(n)
-	}
-	return []byte("[" + strings.Join(parts, ",") + "]")
+	req, err := trpc.ParseURL(rest, r.URL.RawQuery)
+	return req, err == nil
 }

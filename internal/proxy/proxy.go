@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // Options configure a Proxy; zero fields take the defaults named.
@@ -38,6 +40,15 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Router decides each request; nil passes everything to legacy.
+	Router Decider
+	// Services are the in-process Go services by name ("samples").
+	Services map[string]http.Handler
+	// TRPCEndpoint is the tRPC base path (default /api/trpc).
+	TRPCEndpoint string
+	// CanaryCookie and CanaryCookieMaxAge describe the bucket cookie.
+	CanaryCookie       string
+	CanaryCookieMaxAge time.Duration
 }
 
 func (o *Options) fill() {
@@ -59,6 +70,15 @@ func (o *Options) fill() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.TRPCEndpoint == "" {
+		o.TRPCEndpoint = trpc.Endpoint
+	}
+	if o.CanaryCookie == "" {
+		o.CanaryCookie = "strangler_bucket"
+	}
+	if o.CanaryCookieMaxAge == 0 {
+		o.CanaryCookieMaxAge = 365 * 24 * time.Hour
+	}
 }
 
 // Proxy is the public listener's handler.
@@ -67,6 +87,7 @@ type Proxy struct {
 	ids     *idSource
 	metrics *Metrics
 	legacy  *httputil.ReverseProxy
+	remotes remoteCache
 	handler http.Handler
 }
 
@@ -91,14 +112,6 @@ func (p *Proxy) chain() http.Handler {
 // ServeHTTP answers one public request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)
-}
-
-// execute sends the request to its side. Until routes exist every request
-// passes through to legacy.
-func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
-	sc := ScopeFrom(r.Context())
-	sc.Route, sc.Target = "passthrough", "legacy"
-	p.legacy.ServeHTTP(w, r)
 }
 
 // Transport returns an upstream transport tuned for a proxy: a large

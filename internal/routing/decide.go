@@ -26,6 +26,27 @@ type Call struct {
 	Mode  Mode
 }
 
+// Dest names where the call goes: "legacy" or its new target.
+func (c Call) Dest() string {
+	if c.Side == SideNew {
+		return c.Route.Target.String()
+	}
+	return "legacy"
+}
+
+// Target is where a request that is not split goes when Side is SideNew.
+func (d *Decision) Target() Target {
+	if d.Route != nil {
+		return d.Route.Target
+	}
+	for _, c := range d.Calls {
+		if c.Side == SideNew {
+			return c.Route.Target
+		}
+	}
+	return Target{}
+}
+
 // Decision is what the router decided for one request.
 type Decision struct {
 	// Route is the route taking the request (for tRPC, the route shared by
@@ -157,7 +178,7 @@ func (rt *Router) decideTRPC(st *State, r *http.Request, rest string, d *Decisio
 		} else if rr != first {
 			same = false
 		}
-		if c.Side != d.Calls[0].Side {
+		if c.Dest() != d.Calls[0].Dest() {
 			sameSide = false
 		}
 		kinds |= 1 << kind
@@ -177,7 +198,7 @@ func (rt *Router) decideTRPC(st *State, r *http.Request, rest string, d *Decisio
 		d.Side = d.Calls[0].Side
 		return
 	}
-	// The calls disagree. Legacy takes the request whole when it answers it
+	// The calls go to different places. Legacy takes the request whole when it answers it
 	// as a whole anyway; otherwise the executor splits it.
 	d.Side = SideLegacy
 	switch {
