@@ -74,8 +74,13 @@ func ParseURL(rest, rawQuery string) (Request, error) {
 }
 
 // decodeURIComponent decodes %XX escapes; the decoded bytes of each run of
-// escapes must be UTF-8, else it fails like JavaScript's URIError.
+// escapes must be UTF-8, else it fails like JavaScript's URIError. A path
+// is ASCII on the wire; raw bytes that are not UTF-8 are refused the same
+// way, so that every name it returns is valid UTF-8.
 func decodeURIComponent(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", ErrMalformedPath
+	}
 	i := strings.IndexByte(s, '%')
 	if i < 0 {
 		return s, nil
