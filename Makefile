@@ -1,0 +1,51 @@
+# strangler: `make run` starts the legacy stand-in and the proxy in front of
+# it; `make test` runs every test. See README.md.
+GO      ?= go
+BIN     := bin/strangler
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build run test test-go test-standin test-fuzz vet deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/strangler
+
+# npm dependencies of the stand-in and of the tRPC client scenario.
+deps: testbed/legacy/node_modules/.installed testbed/e2e/node_modules/.installed
+
+testbed/legacy/node_modules/.installed: testbed/legacy/package-lock.json
+	cd testbed/legacy && npm ci --no-audit --no-fund --loglevel=error
+	sha256sum < testbed/legacy/package-lock.json > testbed/legacy/node_modules/.standin-lock.sha256
+	touch $@
+
+testbed/e2e/node_modules/.installed: testbed/e2e/package-lock.json
+	cd testbed/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Builds everything, prepares PostgreSQL, starts the stand-in on :3000 and
+# the proxy on :3001 in front of it; Ctrl-C stops both.
+run: build deps
+	scripts/run.sh
+
+# Every test: Go unit and integration tests against real PostgreSQL, the
+# stand-in's own suite, the end-to-end tests, and the fuzzers briefly.
+test: build deps vet test-go test-standin test-fuzz
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-standin:
+	cd testbed/legacy && npm test
+
+# Fuzzers run briefly here; run longer by hand, e.g.
+#   go test -run XXX -fuzz FuzzNormalize -fuzztime 10m ./internal/routing
+FUZZTIME ?= 10s
+test-fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin
