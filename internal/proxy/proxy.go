@@ -141,12 +141,7 @@ func (p *Proxy) reverseProxy(base *url.URL, target string) *httputil.ReverseProx
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(base)
 			pr.Out.Host = pr.In.Host
-			if p.trusted(pr.In.RemoteAddr) {
-				if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
-					pr.Out.Header["X-Forwarded-For"] = prior
-				}
-			}
-			pr.SetXForwarded()
+			p.forwarded(pr)
 		},
 		Transport:  p.Transport(),
 		BufferPool: bufferPool{},
@@ -154,6 +149,29 @@ func (p *Proxy) reverseProxy(base *url.URL, target string) *httputil.ReverseProx
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.upstreamError(w, r, target, err)
 		},
+	}
+}
+
+// forwarded sets X-Forwarded-For/-Host/-Proto. A trusted proxy's values are
+// kept (For is appended to; Host, Proto and Port describe what the browser
+// used, which Astro's origin check compares with Origin); anyone else's are
+// replaced, and an untrusted X-Forwarded-Port is dropped, since Astro would
+// build the origin from it.
+func (p *Proxy) forwarded(pr *httputil.ProxyRequest) {
+	if !p.trusted(pr.In.RemoteAddr) {
+		pr.Out.Header.Del("X-Forwarded-Port")
+		pr.SetXForwarded()
+		return
+	}
+	in := pr.In.Header
+	if prior, ok := in["X-Forwarded-For"]; ok {
+		pr.Out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded()
+	for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v := in.Get(h); v != "" {
+			pr.Out.Header.Set(h, v)
+		}
 	}
 }
 

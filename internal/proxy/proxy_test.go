@@ -109,6 +109,8 @@ func TestPassthroughForwardsTheRequestUnchanged(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer session-1")
 	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Port", "8443")
 	req.Header.Set("Connection", "X-Hop")
 	req.Header.Set("X-Hop", "drop me")
 	resp, err := http.DefaultClient.Do(req)
@@ -130,7 +132,8 @@ func TestPassthroughForwardsTheRequestUnchanged(t *testing.T) {
 		{"traceparent", s.Header.Get("Traceparent"), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 		{"untrusted X-Forwarded-For replaced", s.Header.Get("X-Forwarded-For"), "127.0.0.1"},
 		{"X-Forwarded-Host", s.Header.Get("X-Forwarded-Host"), "lab.example.org"},
-		{"X-Forwarded-Proto", s.Header.Get("X-Forwarded-Proto"), "http"},
+		{"untrusted X-Forwarded-Proto replaced", s.Header.Get("X-Forwarded-Proto"), "http"},
+		{"untrusted X-Forwarded-Port dropped", s.Header.Get("X-Forwarded-Port"), ""},
 		{"hop-by-hop header named by Connection dropped", s.Header.Get("X-Hop"), ""},
 		{"request id sent upstream", s.Header.Get(RequestIDHeader), resp.Header.Get(RequestIDHeader)},
 	}
@@ -183,13 +186,19 @@ func TestTrustedProxyForwardedForIsKept(t *testing.T) {
 	})
 	req, _ := http.NewRequest(http.MethodGet, f.front.URL+"/", nil)
 	req.Header.Set("X-Forwarded-For", "203.0.113.9, 10.0.0.1")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "lab.example.org")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if xff := (<-got).Header.Get("X-Forwarded-For"); xff != "203.0.113.9, 10.0.0.1, 127.0.0.1" {
+	h := (<-got).Header
+	if xff := h.Get("X-Forwarded-For"); xff != "203.0.113.9, 10.0.0.1, 127.0.0.1" {
 		t.Errorf("X-Forwarded-For from a trusted peer: got %q", xff)
+	}
+	if h.Get("X-Forwarded-Proto") != "https" || h.Get("X-Forwarded-Host") != "lab.example.org" {
+		t.Errorf("a trusted peer's proto/host were replaced: %v", h)
 	}
 }
 
