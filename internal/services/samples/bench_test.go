@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // typicalRow is a Sample row as the binary protocol delivers it.
@@ -48,7 +52,7 @@ func BenchmarkGetAll1000(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if err := st.WriteJSON(w); err != nil {
+			if err := st.WriteData(w); err != nil {
 				b.Error(err)
 				return
 			}
@@ -95,18 +99,7 @@ func BenchmarkCreate(b *testing.B) {
 func BenchmarkUpdateStatus(b *testing.B) {
 	svc, pool := MustService(b, nil)
 	MustSeed(b, pool, 1000)
-	var ids []string
-	rows, err := pool.Query(context.Background(), `SELECT id::text FROM samples.nanopore_samples`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
+	ids := seededIDs(b, pool)
 	ctx := context.Background()
 	statuses := []string{"prep", "sequencing", "analysis", "completed"}
 	b.ReportAllocs()
@@ -125,4 +118,61 @@ func BenchmarkUpdateStatus(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// benchHTTP measures one procedure through the service's tRPC Handler over
+// real HTTP (loopback), from parallel clients.
+func benchHTTP(b *testing.B, method string, path func(i int) (string, string), unit string) {
+	b.Helper()
+	svc, pool := MustService(b, nil)
+	MustSeed(b, pool, 1000)
+	c := MustServer(b, svc)
+	ids := seededIDs(b, pool)
+	var calls atomic.Uint64
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(calls.Add(1))
+			p, body := path(i)
+			p = strings.ReplaceAll(p, "{id}", ids[i%len(ids)])
+			body = strings.ReplaceAll(body, "{id}", ids[i%len(ids)])
+			status, _, resp, err := c.try(method, p, body)
+			if err != nil || status != 200 {
+				b.Errorf("%s %s: %d %v %.200s", method, p, status, err, resp)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+}
+
+func BenchmarkHTTPCreate(b *testing.B) {
+	benchHTTP(b, "POST", func(int) (string, string) { return "/api/trpc/nanopore.create", createBody }, "creates/s")
+}
+
+func BenchmarkHTTPUpdateStatus(b *testing.B) {
+	statuses := []string{"prep", "sequencing", "analysis", "completed"}
+	benchHTTP(b, "POST", func(i int) (string, string) {
+		return "/api/trpc/nanopore.updateStatus", `{"id":"{id}","status":"` + statuses[i%4] + `"}`
+	}, "updates/s")
+}
+
+func BenchmarkHTTPGetAll1000(b *testing.B) {
+	benchHTTP(b, "GET", func(int) (string, string) { return "/api/trpc/nanopore.getAll", "" }, "answers/s")
+}
+
+// seededIDs lists the ids of the samples in the database.
+func seededIDs(tb testing.TB, pool *pgxpool.Pool) []string {
+	tb.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT id::text FROM samples.nanopore_samples`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ids
 }

@@ -2,8 +2,12 @@ package samples
 
 import (
 	"strings"
-	"unicode/utf8"
+
+	"github.com/nanopore/strangler/internal/validate"
 )
+
+// legacyEmail is the legacy service's own e-mail test, in its JS syntax.
+var legacyEmail = mustJSRegexp(`^[^\s@]+@[^\s@]+\.[^\s@]+$`)
 
 // checkCreate is the legacy service's own re-check after zod (contract 4.3):
 // it runs on the transformed input, so a name of spaces, which passes zod's
@@ -19,11 +23,11 @@ func checkCreate(in CreateInput) error {
 		{in.ChartField, "Chart field is required"},
 	}
 	for _, r := range required {
-		if jsTrim(r.value) == "" {
+		if validate.TrimJS(r.value) == "" {
 			problems = append(problems, r.msg)
 		}
 	}
-	if in.SubmitterEmail != "" && !simpleEmail(in.SubmitterEmail) {
+	if in.SubmitterEmail != "" && !legacyEmail.MatchString(in.SubmitterEmail) {
 		problems = append(problems, "Invalid email format")
 	}
 	if in.Concentration < 0 {
@@ -39,49 +43,4 @@ func checkCreate(in CreateInput) error {
 		return badRequest("Validation failed: " + strings.Join(problems, ", "))
 	}
 	return nil
-}
-
-// simpleEmail is legacy's JS test /^[^\s@]+@[^\s@]+\.[^\s@]+$/: no white
-// space, one '@' with something before it, and after it a '.' that is neither
-// the first nor the last character.
-func simpleEmail(s string) bool {
-	at := strings.IndexByte(s, '@')
-	if at <= 0 || strings.IndexByte(s[at+1:], '@') >= 0 || strings.IndexFunc(s, isJSSpace) >= 0 {
-		return false
-	}
-	domain := s[at+1:]
-	dot := strings.IndexByte(domain[min(1, len(domain)):], '.')
-	return dot >= 0 && dot+1 < len(domain)-1
-}
-
-// jsTrim is JS String.prototype.trim: it strips JS white space and line
-// terminators, a set that differs from Go's unicode.IsSpace (U+FEFF is
-// stripped, U+0085 is not).
-func jsTrim(s string) string {
-	start, end := 0, len(s)
-	for start < end {
-		r, n := utf8.DecodeRuneInString(s[start:])
-		if !isJSSpace(r) {
-			break
-		}
-		start += n
-	}
-	for end > start {
-		r, n := utf8.DecodeLastRuneInString(s[start:end])
-		if !isJSSpace(r) {
-			break
-		}
-		end -= n
-	}
-	return s[start:end]
-}
-
-// isJSSpace reports JS's \s: WhiteSpace (including every Zs character) and
-// LineTerminator.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
 }

@@ -3,6 +3,7 @@ package samples
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -12,19 +13,28 @@ import (
 // happens to that row at the same time.
 var fieldWriters = []struct {
 	column string
-	set    func(d *UpdateData, v int)
+	data   func(v int) string // the update's data member
 	want   string
 }{
-	{"sample_name", func(d *UpdateData, v int) { d.SampleName = ptr(fmt.Sprint("name ", v)) }, "name 5"},
-	{"project_id", func(d *UpdateData, v int) { d.ProjectID = ptr(fmt.Sprint("P-", v)) }, "P-5"},
-	{"submitter_name", func(d *UpdateData, v int) { d.SubmitterName = ptr(fmt.Sprint("Sub ", v)) }, "Sub 5"},
-	{"submitter_email", func(d *UpdateData, v int) { d.SubmitterEmail = ptr(fmt.Sprint("s", v, "@lab.org")) }, "s5@lab.org"},
-	{"lab_name", func(d *UpdateData, v int) { d.LabName = ptr(fmt.Sprint("Lab ", v)) }, "Lab 5"},
-	{"sample_buffer", func(d *UpdateData, v int) { d.SampleBuffer = ptr(fmt.Sprint("TE ", v)) }, "TE 5"},
-	{"concentration::text", func(d *UpdateData, v int) { d.Concentration = Number{Set: true, Value: float64(v)} }, "5.000"},
-	{"volume::text", func(d *UpdateData, v int) { d.Volume = Number{Set: true, Value: float64(v)} }, "5.00"},
-	{"flow_cell_count::text", func(d *UpdateData, v int) { d.FlowCellCount = ptr(v) }, "5"},
-	{"priority", func(d *UpdateData, v int) { d.Priority = ptr([]string{"low", "normal", "high", "urgent"}[v%4]) }, "normal"},
+	{"sample_name", func(v int) string { return fmt.Sprintf(`"sampleName":"name %d"`, v) }, "name 5"},
+	{"project_id", func(v int) string { return fmt.Sprintf(`"projectId":"P-%d"`, v) }, "P-5"},
+	{"submitter_name", func(v int) string { return `"submitterName":"Sub ` + letters(v) + `"` }, "Sub F"},
+	{"submitter_email", func(v int) string { return fmt.Sprintf(`"submitterEmail":"s%d@lab.org"`, v) }, "s5@lab.org"},
+	{"lab_name", func(v int) string { return fmt.Sprintf(`"labName":"Lab %d"`, v) }, "Lab 5"},
+	{"sample_buffer", func(v int) string { return fmt.Sprintf(`"sampleBuffer":"TE %d"`, v) }, "TE 5"},
+	{"concentration::text", func(v int) string { return fmt.Sprintf(`"concentration":%d`, v) }, "5.000"},
+	{"volume::text", func(v int) string { return fmt.Sprintf(`"volume":%d`, v) }, "5.00"},
+	{"flow_cell_count::text", func(v int) string { return fmt.Sprintf(`"flowCellCount":%d`, v) }, "5"},
+	{"priority", func(v int) string { return `"priority":"` + []string{"low", "normal", "high", "urgent"}[v%4] + `"` }, "normal"},
+}
+
+// letters spells n in letters (person names allow no digits): 0 is A.
+func letters(n int) string {
+	s := string(rune('A' + n%26))
+	if n >= 26 {
+		s = letters(n/26-1) + s
+	}
+	return s
 }
 
 const (
@@ -33,7 +43,7 @@ const (
 	updatesPerWriter = 5
 )
 
-// TestConcurrentClientsLoseNoUpdate runs 50 clients at once: each creates,
+// TestConcurrentClientsLoseNoUpdate runs 50 HTTP clients at once: each creates,
 // updates, assigns, moves and deletes samples of its own, while ten of them
 // also write one field each of a shared sample and the others churn that
 // sample's status. No call may fail, no write may be lost, and the tables
@@ -42,19 +52,20 @@ func TestConcurrentClientsLoseNoUpdate(t *testing.T) {
 	t.Parallel()
 	svc, pool := MustService(t, nil)
 	ctx := context.Background()
+	c := MustServer(t, svc)
 	shared := MustCreate(t, svc, baseInput())["id"].(string)
 
 	start := make(chan struct{})
 	errs := make(chan error, clients)
 	kept := make([][]string, clients)
 	var wg sync.WaitGroup
-	for c := range clients {
+	for n := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
 			var err error
-			kept[c], err = runClient(ctx, svc, c, shared)
+			kept[n], err = runClient(c, n, shared)
 			errs <- err
 		}()
 	}
@@ -89,68 +100,77 @@ func TestConcurrentClientsLoseNoUpdate(t *testing.T) {
 	}
 }
 
-// runClient is one client's work; it returns the ids of the samples it kept.
-func runClient(ctx context.Context, svc *Service, c int, shared string) ([]string, error) {
+// call is one tRPC mutation from a client goroutine: it reports failures
+// as errors (t.Fatal belongs to the test goroutine).
+func call(c *client, proc, input string) ([]byte, error) {
+	status, _, body, err := c.try("POST", "/api/trpc/"+proc, input)
+	if err != nil {
+		return nil, err
+	}
+	inner, ok := strings.CutPrefix(body, `{"result":{"data":`)
+	if status != 200 || !ok {
+		return nil, fmt.Errorf("%s %s: %d %s", proc, input, status, body)
+	}
+	return []byte(strings.TrimSuffix(inner, "}}")), nil
+}
+
+// runClient is client n's work; it returns the ids of the samples it kept.
+func runClient(c *client, n int, shared string) ([]string, error) {
 	var kept []string
 	for s := range ownSamples {
-		in := baseInput()
-		in.SampleName = fmt.Sprintf("c%d s%d", c, s)
-		b, err := svc.AppendCreate(ctx, nil, in)
+		b, err := call(c, "nanopore.create", fmt.Sprintf(`{"sampleName":"c%d s%d","submitterName":"Jo",`+
+			`"submitterEmail":"jo@lab.org","sampleType":"RNA","chartField":"NANO-002"}`, n, s))
 		if err != nil {
-			return nil, fmt.Errorf("client %d create: %w", c, err)
+			return nil, err
 		}
 		id := string(b[len(`{"id":"`) : len(`{"id":"`)+36])
-		if err := ownWork(ctx, svc, c, s, id); err != nil {
-			return nil, fmt.Errorf("client %d sample %d: %w", c, s, err)
+		if err := ownWork(c, n, s, id); err != nil {
+			return nil, err
 		}
 		if s%2 == 0 {
-			if err := svc.Delete(ctx, id); err != nil {
-				return nil, fmt.Errorf("client %d delete: %w", c, err)
+			if _, err := call(c, "nanopore.delete", `"`+id+`"`); err != nil {
+				return nil, err
 			}
 		} else {
 			kept = append(kept, id)
 		}
-		if err := sharedWork(ctx, svc, c, s, shared); err != nil {
-			return nil, fmt.Errorf("client %d shared: %w", c, err)
+		if err := sharedWork(c, n, s, shared); err != nil {
+			return nil, err
 		}
 	}
 	return kept, nil
 }
 
-// ownWork updates, assigns and moves one of the client's samples.
-func ownWork(ctx context.Context, svc *Service, c, s int, id string) error {
-	st, err := svc.CreateDefaultProcessingSteps(ctx, id)
-	if err != nil {
+// ownWork adds steps to one of the client's samples, renames, assigns and
+// moves it.
+func ownWork(c *client, n, s int, id string) error {
+	if _, err := call(c, "nanopore.createDefaultProcessingSteps", `"`+id+`"`); err != nil {
 		return err
 	}
-	st.Close()
 	for v := 1; v <= updatesPerWriter; v++ {
-		name := fmt.Sprintf("c%d s%d v%d", c, s, v)
-		if _, err := svc.AppendUpdate(ctx, nil, UpdateInput{ID: id, Data: UpdateData{SampleName: &name}}); err != nil {
+		if _, err := call(c, "nanopore.update", fmt.Sprintf(`{"id":"%s","data":{"sampleName":"c%d s%d v%d"}}`, id, n, s, v)); err != nil {
 			return err
 		}
 	}
-	if _, err := svc.AppendAssign(ctx, nil, AssignInput{ID: id, AssignedTo: fmt.Sprint("Client ", c)}); err != nil {
+	if _, err := call(c, "nanopore.assign", `{"id":"`+id+`","assignedTo":"Client `+letters(n)+`"}`); err != nil {
 		return err
 	}
-	_, err = svc.AppendUpdateStatus(ctx, nil, UpdateStatusInput{ID: id, Status: "sequencing"})
+	_, err := call(c, "nanopore.updateStatus", `{"id":"`+id+`","status":"sequencing"}`)
 	return err
 }
 
 // sharedWork writes the client's field of the shared sample, or its status.
-func sharedWork(ctx context.Context, svc *Service, c, s int, shared string) error {
-	if c >= len(fieldWriters) {
-		status := []string{"prep", "sequencing", "completed", "archived"}[(c+s)%4]
-		_, err := svc.AppendUpdateStatus(ctx, nil, UpdateStatusInput{ID: shared, Status: status})
+func sharedWork(c *client, n, s int, shared string) error {
+	if n >= len(fieldWriters) {
+		status := []string{"prep", "sequencing", "completed", "archived"}[(n+s)%4]
+		_, err := call(c, "nanopore.updateStatus", `{"id":"`+shared+`","status":"`+status+`"}`)
 		return err
 	}
 	if s != ownSamples-1 {
 		return nil // writers write their field in one burst, at the end
 	}
 	for v := 1; v <= updatesPerWriter; v++ {
-		var d UpdateData
-		fieldWriters[c].set(&d, v)
-		if _, err := svc.AppendUpdate(ctx, nil, UpdateInput{ID: shared, Data: d}); err != nil {
+		if _, err := call(c, "nanopore.update", `{"id":"`+shared+`","data":{`+fieldWriters[n].data(v)+`}}`); err != nil {
 			return err
 		}
 	}
@@ -171,7 +191,7 @@ func checkOwnSamples(t *testing.T, svc *Service, kept [][]string) {
 		for i, id := range ids {
 			s := byID[id]
 			want := fmt.Sprintf("c%d s%d v%d", c, 2*i+1, updatesPerWriter)
-			if s == nil || s["sample_name"] != want || s["assigned_to"] != fmt.Sprint("Client ", c) || s["status"] != "sequencing" {
+			if s == nil || s["sample_name"] != want || s["assigned_to"] != "Client "+letters(c) || s["status"] != "sequencing" {
 				t.Errorf("client %d sample %s = %v, want name %q assigned and sequencing", c, id, s, want)
 			}
 		}

@@ -7,6 +7,9 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
+
+	"github.com/nanopore/strangler/internal/validate"
 )
 
 // The encoder writes rows as JSON by hand, appending to a byte slice: the
@@ -26,7 +29,7 @@ const (
 	kindNum                  // JSON string: numeric text copied as is ("12.500")
 	kindInt                  // JSON number from int4
 	kindTime                 // JSON string, ISO-8601 ms Z, truncated like JS Date
-	kindJSON                 // JSON value from jsonb text, re-encoded like JSON.stringify(JSON.parse(x))
+	kindJSON                 // JSON value from jsonb text, as JSON.stringify(JSON.parse(text))
 )
 
 // column is one output key and the kind of its value.
@@ -79,7 +82,7 @@ func appendValue(buf []byte, k kind, v []byte) ([]byte, error) {
 		buf = appendUUID(buf, v)
 		return append(buf, '"'), nil
 	case kindText:
-		return appendString(buf, v), nil
+		return appendText(buf, v), nil
 	case kindNum:
 		buf = append(buf, '"')
 		buf = append(buf, v...)
@@ -95,7 +98,7 @@ func appendValue(buf []byte, k kind, v []byte) ([]byte, error) {
 		}
 		return appendPGTime(buf, int64(binary.BigEndian.Uint64(v))), nil
 	case kindJSON:
-		return appendCompactJSON(buf, v)
+		return appendJSONText(buf, v)
 	}
 	return buf, errRowShape
 }
@@ -113,39 +116,12 @@ func appendUUID(buf []byte, u []byte) []byte {
 	return buf
 }
 
-// appendString appends s as a JSON string escaped exactly like JS
-// JSON.stringify: only '"', '\\' and control characters below U+0020 are
-// escaped (\b \f \n \r \t or \u00xx in lower case); '<', '>', '&', U+2028 and
-// U+2029 stay raw, unlike encoding/json.
-func appendString[T string | []byte](buf []byte, s T) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		case '\b':
-			buf = append(buf, '\\', 'b')
-		case '\f':
-			buf = append(buf, '\\', 'f')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		default:
-			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0x0f])
-		}
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
+// appendText appends text column bytes as a JSON string escaped like JS
+// JSON.stringify (no HTML escaping; U+2028 and U+2029 raw). The bytes are
+// viewed as a string without copying: validate.AppendString only reads them
+// and they stay untouched until it returns.
+func appendText(buf []byte, v []byte) []byte {
+	return validate.AppendString(buf, unsafe.String(unsafe.SliceData(v), len(v)))
 }
 
 // appendPGTime appends a binary timestamptz (microseconds since 2000-01-01
@@ -174,22 +150,16 @@ func appendISOTime(buf []byte, t time.Time) []byte {
 		buf = append(buf, '+')
 		buf = appendPadded(buf, year, 6)
 	default:
-		buf = appendPadded(buf, year, 4)
+		buf = append(buf, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10))
 	}
-	buf = append(buf, '-')
-	buf = appendPadded(buf, int(month), 2)
-	buf = append(buf, '-')
-	buf = appendPadded(buf, day, 2)
-	buf = append(buf, 'T')
-	buf = appendPadded(buf, hour, 2)
-	buf = append(buf, ':')
-	buf = appendPadded(buf, minute, 2)
-	buf = append(buf, ':')
-	buf = appendPadded(buf, sec, 2)
-	buf = append(buf, '.')
-	buf = appendPadded(buf, t.Nanosecond()/1e6, 3)
-	return append(buf, 'Z')
+	ms := t.Nanosecond() / 1e6
+	return append(buf, '-', two(int(month))[0], two(int(month))[1], '-', two(day)[0], two(day)[1],
+		'T', two(hour)[0], two(hour)[1], ':', two(minute)[0], two(minute)[1], ':', two(sec)[0], two(sec)[1],
+		'.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
+
+// two returns the two decimal digits of n (0..99).
+func two(n int) [2]byte { return [2]byte{byte('0' + n/10), byte('0' + n%10)} }
 
 // appendPadded appends a non-negative n with at least width digits.
 func appendPadded(buf []byte, n, width int) []byte {

@@ -9,28 +9,12 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
-// Code is the tRPC error code a failure answers with.
-type Code uint8
-
-// The codes the sample procedures can answer with (contract 6).
-const (
-	CodeInternal   Code = iota // INTERNAL_SERVER_ERROR, 500
-	CodeBadRequest             // BAD_REQUEST, 400
-	CodeNotFound               // NOT_FOUND, 404
-)
-
-// Error is a failure with the code and message the legacy app answers with.
-type Error struct {
-	Code    Code
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-func badRequest(msg string) *Error { return &Error{Code: CodeBadRequest, Message: msg} }
-func internal(msg string) *Error   { return &Error{Code: CodeInternal, Message: msg} }
+func badRequest(msg string) *trpc.Error { return trpc.Errorf(trpc.BadRequest, msg) }
+func internal(msg string) *trpc.Error   { return trpc.Errorf(trpc.InternalServerError, msg) }
 
 // The messages legacy answers with for a missing row (contract 4.4 to 4.7).
 // Steps follow the samples' pattern: a declared fix, legacy never gets there.
@@ -43,13 +27,13 @@ const (
 // answers after SIGTERM (contract 10); a closed pgx pool answers the same.
 const msgPoolClosed = "Cannot use a pool after calling end on the pool"
 
-// mapError turns a database or driver error into the *Error legacy would
-// answer with (contract 6). An *Error passes through unchanged.
+// mapError turns a database or driver error into the tRPC error legacy
+// would answer with (contract 6). A *trpc.Error passes through unchanged.
 func mapError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *trpc.Error
 	if errors.As(err, &e) {
 		return e
 	}
@@ -71,7 +55,7 @@ func mapError(err error) error {
 }
 
 // mapPgError maps a PostgreSQL error by SQLSTATE.
-func mapPgError(e *pgconn.PgError) *Error {
+func mapPgError(e *pgconn.PgError) *trpc.Error {
 	switch e.Code {
 	case "23505":
 		return badRequest("A record with this value already exists")

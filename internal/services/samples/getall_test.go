@@ -67,7 +67,7 @@ func TestGetAllStreamsWithFlatMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.WriteJSON(w); err != nil {
+	if err := st.WriteData(w); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // testClock is an app clock the test sets.
@@ -109,22 +111,22 @@ func streamBytes(tb testing.TB) func(*Stream, error) []byte {
 			tb.Fatalf("open stream: %v", err)
 		}
 		var buf bytes.Buffer
-		if err := st.WriteJSON(&buf); err != nil {
+		if err := st.WriteData(&buf); err != nil {
 			tb.Fatalf("write stream: %v", err)
 		}
 		return buf.Bytes()
 	}
 }
 
-// wantError checks an error's code and message.
-func wantError(tb testing.TB, err error, code Code, msg string) {
+// wantError checks an error's tRPC code and message.
+func wantError(tb testing.TB, err error, code trpc.Code, msg string) {
 	tb.Helper()
-	var e *Error
+	var e *trpc.Error
 	if !errors.As(err, &e) {
-		tb.Fatalf("error = %v (%T), want *Error %d %q", err, err, code, msg)
+		tb.Fatalf("error = %v (%T), want *trpc.Error %s %q", err, err, code, msg)
 	}
 	if e.Code != code || e.Message != msg {
-		tb.Fatalf("error = %d %q, want %d %q", e.Code, e.Message, code, msg)
+		tb.Fatalf("error = %s %q, want %s %q", e.Code, e.Message, code, msg)
 	}
 }
 

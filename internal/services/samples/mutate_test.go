@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // update is AppendUpdate decoded.
@@ -135,17 +137,17 @@ func TestUnknownSampleErrors(t *testing.T) {
 	ctx := context.Background()
 	missing := "00000000-0000-4000-8000-000000000000"
 	_, err := svc.AppendUpdate(ctx, nil, UpdateInput{ID: missing, Data: UpdateData{SampleName: ptr("x")}})
-	wantError(t, err, CodeInternal, "Sample not found")
+	wantError(t, err, trpc.InternalServerError, "Sample not found")
 	_, err = svc.AppendAssign(ctx, nil, AssignInput{ID: missing, AssignedTo: "Grey"})
-	wantError(t, err, CodeInternal, "Sample not found")
+	wantError(t, err, trpc.InternalServerError, "Sample not found")
 	_, err = svc.AppendUpdateStatus(ctx, nil, UpdateStatusInput{ID: missing, Status: "prep"})
-	wantError(t, err, CodeInternal, "Sample not found")
+	wantError(t, err, trpc.InternalServerError, "Sample not found")
 	err = svc.Delete(ctx, "00000000-0000-0000-0000-000000000000")
-	wantError(t, err, CodeNotFound, "Sample with ID '00000000-0000-0000-0000-000000000000' not found")
+	wantError(t, err, trpc.NotFound, "Sample with ID '00000000-0000-0000-0000-000000000000' not found")
 	err = svc.Delete(ctx, "ABCDEF00-0000-4000-8000-000000000000")
-	wantError(t, err, CodeNotFound, "Sample with ID 'ABCDEF00-0000-4000-8000-000000000000' not found")
+	wantError(t, err, trpc.NotFound, "Sample with ID 'ABCDEF00-0000-4000-8000-000000000000' not found")
 	_, err = svc.AppendUpdate(ctx, nil, UpdateInput{ID: "not-a-uuid"})
-	wantError(t, err, CodeBadRequest, "Invalid ID format")
+	wantError(t, err, trpc.BadRequest, "Invalid ID format")
 }
 
 func TestDeleteCascades(t *testing.T) {
@@ -179,7 +181,7 @@ func TestDeleteCascades(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM samples.nanopore_processing_steps WHERE sample_id = $1`, keep).Scan(&n); err != nil || n != 8 {
 		t.Errorf("the other sample has %d steps, want 8 (%v)", n, err)
 	}
-	wantError(t, svc.Delete(ctx, id), CodeNotFound, "Sample with ID '"+id+"' not found")
+	wantError(t, svc.Delete(ctx, id), trpc.NotFound, "Sample with ID '"+id+"' not found")
 }
 
 func TestGetAllIsFreshAndOrdered(t *testing.T) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // Options configure a Service. Zero fields get defaults.
@@ -35,6 +38,9 @@ type Service struct {
 	// honour them.
 	queryOpts []any
 	bufs      sync.Pool
+
+	procs  []trpc.Procedure
+	router *trpc.Router
 }
 
 // New returns a Service over opts.Pool.
@@ -52,8 +58,18 @@ func New(opts Options) (*Service, error) {
 	}
 	s.queryOpts = queryOptions(opts.Pool.Config().ConnConfig.DefaultQueryExecMode)
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	s.procs = s.declare()
+	router, err := trpc.NewRouter(trpc.Options{}, s.procs...)
+	if err != nil {
+		return nil, fmt.Errorf("samples: %w", err)
+	}
+	s.router = router
 	return s, nil
 }
+
+// Handler serves the procedures at their full paths (/api/trpc/...), with
+// the legacy app's envelopes, guards and headers (package trpc).
+func (s *Service) Handler() http.Handler { return s.router }
 
 // queryOptions asks for binary results and, when the pool's default mode
 // cannot honour result formats (plain exec or the simple protocol, used

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 // t0 is the app clock of these tests: in the past, so that the trigger's
@@ -122,7 +124,7 @@ func TestCreateServiceRecheck(t *testing.T) {
 			in := baseInput()
 			tt.change(&in)
 			_, err := svc.AppendCreate(context.Background(), nil, in)
-			wantError(t, err, CodeBadRequest, tt.msg)
+			wantError(t, err, trpc.BadRequest, tt.msg)
 		})
 	}
 	var n int
@@ -137,7 +139,7 @@ func TestCreateDatabaseErrors(t *testing.T) {
 	in := baseInput()
 	in.SubmitterEmail = strings.Repeat("a", 250) + "@lab.org" // zod sets no maximum, the column does
 	_, err := svc.AppendCreate(context.Background(), nil, in)
-	wantError(t, err, CodeBadRequest, "Input value is too long")
+	wantError(t, err, trpc.BadRequest, "Input value is too long")
 }
 
 func TestSampleKeysInColumnOrder(t *testing.T) {
@@ -185,9 +187,9 @@ func TestMissingSchemaNeverFallsThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = svc.GetAll(ctx)
-	wantError(t, err, CodeInternal, `relation "samples.nanopore_samples" does not exist`)
+	wantError(t, err, trpc.InternalServerError, `relation "samples.nanopore_samples" does not exist`)
 	_, err = svc.AppendCreate(ctx, nil, baseInput())
-	wantError(t, err, CodeInternal, `relation "samples.nanopore_samples" does not exist`)
+	wantError(t, err, trpc.InternalServerError, `relation "samples.nanopore_samples" does not exist`)
 }
 
 func TestNewRequiresPool(t *testing.T) {

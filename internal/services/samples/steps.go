@@ -3,6 +3,8 @@ package samples
 import (
 	"bytes"
 	"context"
+
+	"github.com/nanopore/strangler/internal/validate"
 )
 
 // The processing-step procedures are broken in legacy (every call answers
@@ -105,16 +107,24 @@ func jsonArg(raw []byte) any {
 }
 
 // falsyJSON reports a raw JSON value that JS treats as false: absent, null,
-// false, 0 (any spelling, -0 too) or "".
+// false, 0 (-0 too) or "".
 func falsyJSON(raw []byte) bool {
-	v := bytes.TrimSpace(raw)
-	switch string(v) {
-	case "", "null", "false", `""`:
+	if raw == nil {
 		return true
 	}
-	if v[0] == '-' || (v[0] >= '0' && v[0] <= '9') {
-		js, err := appendCompactJSON(nil, v)
-		return err == nil && string(js) == "0"
+	v, err := validate.ParseJSON(raw)
+	if err != nil {
+		return false
+	}
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case float64:
+		return x == 0
+	case string:
+		return x == ""
 	}
 	return false
 }

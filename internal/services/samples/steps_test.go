@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nanopore/strangler/internal/trpc"
 )
 
 func TestProcessingStepsWork(t *testing.T) {
@@ -82,19 +84,19 @@ func TestProcessingStepErrors(t *testing.T) {
 		t.Errorf("steps of an unknown sample = %s, want []", got)
 	}
 	_, err := svc.CreateDefaultProcessingSteps(ctx, missing)
-	wantError(t, err, CodeInternal, "Sample not found")
+	wantError(t, err, trpc.InternalServerError, "Sample not found")
 	_, err = svc.AppendStartProcessingStep(ctx, nil, StartStepInput{StepID: missing})
-	wantError(t, err, CodeInternal, "Step not found")
+	wantError(t, err, trpc.InternalServerError, "Step not found")
 	_, err = svc.AppendCompleteProcessingStep(ctx, nil, CompleteStepInput{StepID: missing})
-	wantError(t, err, CodeInternal, "Step not found")
+	wantError(t, err, trpc.InternalServerError, "Step not found")
 	_, err = svc.AppendUpdateProcessingStep(ctx, nil, UpdateStepInput{StepID: missing})
-	wantError(t, err, CodeInternal, "Step not found")
+	wantError(t, err, trpc.InternalServerError, "Step not found")
 
 	sampleID := MustCreate(t, svc, baseInput())["id"].(string)
 	steps := MustArray(t, streamBytes(t)(svc.CreateDefaultProcessingSteps(ctx, sampleID)))
 	_, err = svc.AppendUpdateProcessingStep(ctx, nil, UpdateStepInput{StepID: steps[0]["id"].(string),
 		Updates: StepUpdates{EstimatedDurationHours: ptr(1.5)}})
-	wantError(t, err, CodeBadRequest, "Invalid input format")
+	wantError(t, err, trpc.BadRequest, "Invalid input format")
 	again := MustArray(t, streamBytes(t)(svc.CreateDefaultProcessingSteps(ctx, sampleID)))
 	all := MustArray(t, streamBytes(t)(svc.GetProcessingSteps(ctx, sampleID)))
 	if len(again) != 8 || len(all) != 16 {
@@ -117,7 +119,7 @@ func TestFalsyJSON(t *testing.T) {
 	}
 }
 
-func jsonInt(n int32) string { return string(appendJSNumber(nil, float64(n))) }
+func jsonInt(n int32) string { return formatJSNumber(float64(n)) }
 
 // mustFirst returns the first element of a JSON array.
 func mustFirst(tb testing.TB, b []byte) []byte {
