@@ -238,6 +238,11 @@ func (m *Main) openDatabase(ctx context.Context) error {
 		return err
 	}
 	m.pool = pool
+	return checkMigrated(ctx, pool)
+}
+
+// checkMigrated refuses to go on while migrations are pending, naming them.
+func checkMigrated(ctx context.Context, pool *pgxpool.Pool) error {
 	pending, err := store.Pending(ctx, pool)
 	if err != nil {
 		return err
