@@ -20,9 +20,18 @@ type Store struct {
 	Pool *pgxpool.Pool
 }
 
+// Querier runs a query: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // Load reads every flag.
-func (s *Store) Load(ctx context.Context) (*Snapshot, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT key, mode, percent, version, changed_at, changed_by, reason FROM strangler.flags`)
+func (s *Store) Load(ctx context.Context) (*Snapshot, error) { return LoadFrom(ctx, s.Pool) }
+
+// LoadFrom reads every flag through q (the listener reads through its own
+// connection, so that a busy pool never delays a rollback).
+func LoadFrom(ctx context.Context, q Querier) (*Snapshot, error) {
+	rows, err := q.Query(ctx, `SELECT key, mode, percent, version, changed_at, changed_by, reason FROM strangler.flags`)
 	if err != nil {
 		return nil, fmt.Errorf("read strangler.flags: %w", err)
 	}

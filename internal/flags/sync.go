@@ -54,8 +54,10 @@ func (s *Syncer) Pending() int {
 }
 
 // Reload reads every flag and publishes the result (plus local changes).
-func (s *Syncer) Reload(ctx context.Context) error {
-	snap, err := s.Store.Load(ctx)
+func (s *Syncer) Reload(ctx context.Context) error { return s.reloadFrom(ctx, s.Store.Pool) }
+
+func (s *Syncer) reloadFrom(ctx context.Context, q Querier) error {
+	snap, err := LoadFrom(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func (s *Syncer) session(ctx context.Context) error {
 	if err := s.replay(ctx); err != nil {
 		return err
 	}
-	if err := s.Reload(ctx); err != nil {
+	if err := s.reloadFrom(ctx, conn); err != nil {
 		return err
 	}
 	s.connected.Store(true)
@@ -190,7 +192,7 @@ func (s *Syncer) session(ctx context.Context) error {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		if err := s.Reload(ctx); err != nil {
+		if err := s.reloadFrom(ctx, conn); err != nil {
 			return err
 		}
 	}
