@@ -167,6 +167,7 @@ func (rt *Router) decideTRPC(st *State, r *http.Request, rest string, d *Decisio
 		if !ok {
 			d.Calls[i] = Call{Side: SideLegacy}
 			same = false
+			sameSide = sameSide && d.Calls[0].Dest() == "legacy"
 			d.Reason = "unknown procedure"
 			continue
 		}

@@ -192,3 +192,18 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+func TestUnknownProcedureSendsTheBatchToLegacyWhole(t *testing.T) {
+	tab := shipped(t)
+	rt := newRouter(t, tab, nil)
+	st := defaultState(tab)
+	r, _ := tab.ByID("nanopore.getAll")
+	st.Modes[r.Index] = RouteMode{Mode: ModeNew}
+	rt.state.Store(st)
+	for _, target := range []string{"/api/trpc/nanopore.getAll,nanopore.nope?batch=1", "/api/trpc/nanopore.nope,nanopore.getAll?batch=1"} {
+		d := rt.Decide(request("GET", target))
+		if d.Side != SideLegacy || d.Split {
+			t.Errorf("%s: side %s split %v, want legacy whole", target, d.Side, d.Split)
+		}
+	}
+}
