@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // fieldWriters each own one field of a shared sample and write it
@@ -51,7 +53,6 @@ const (
 func TestConcurrentClientsLoseNoUpdate(t *testing.T) {
 	t.Parallel()
 	svc, pool := MustService(t, nil)
-	ctx := context.Background()
 	c := MustServer(t, svc)
 	shared := MustCreate(t, svc, baseInput())["id"].(string)
 
@@ -78,17 +79,31 @@ func TestConcurrentClientsLoseNoUpdate(t *testing.T) {
 		}
 	}
 	checkOwnSamples(t, svc, kept)
+	checkShared(t, pool, shared)
+	checkConsistent(t, pool)
+}
+
+// checkShared verifies every field writer's last write survived.
+func checkShared(t *testing.T, pool *pgxpool.Pool, shared string) {
+	t.Helper()
 	for _, w := range fieldWriters {
 		var got string
-		if err := pool.QueryRow(ctx, `SELECT `+w.column+` FROM samples.nanopore_samples WHERE id = $1`, shared).Scan(&got); err != nil {
+		err := pool.QueryRow(context.Background(), `SELECT `+w.column+` FROM samples.nanopore_samples WHERE id = $1`, shared).Scan(&got)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got != w.want {
 			t.Errorf("shared %s = %q, want %q: an update was lost", w.column, got, w.want)
 		}
 	}
+}
+
+// checkConsistent counts what must remain: the shared sample, the samples
+// each client kept, their steps and no orphan.
+func checkConsistent(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
 	var samples, steps, orphans int
-	err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM samples.nanopore_samples),
+	err := pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM samples.nanopore_samples),
 		(SELECT count(*) FROM samples.nanopore_processing_steps),
 		(SELECT count(*) FROM samples.nanopore_processing_steps p
 		 WHERE NOT EXISTS (SELECT 1 FROM samples.nanopore_samples s WHERE s.id = p.sample_id))`).Scan(&samples, &steps, &orphans)

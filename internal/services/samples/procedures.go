@@ -25,56 +25,76 @@ func (s *Service) Procedures() []ProcedureInfo {
 }
 
 // declare returns the procedure declarations with their input schemas
-// (schemas.go) and handlers.
+// (schemas.go) and handlers, in the contract's order.
 func (s *Service) declare() []trpc.Procedure {
-	q := func(name string, h trpc.Handler) trpc.Procedure {
-		return trpc.Procedure{Name: name, Kind: trpc.Query, Input: Schemas[name], Handler: h}
-	}
-	m := func(name string, h trpc.Handler) trpc.Procedure {
-		return trpc.Procedure{Name: name, Kind: trpc.Mutation, Input: Schemas[name], Handler: h}
-	}
 	return []trpc.Procedure{
-		q("health", s.health),
-		q("nanopore.getAll", func(ctx context.Context, _ trpc.Input) (any, error) { return s.GetAll(ctx) }),
-		m("nanopore.create", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			return s.AppendCreate(ctx, buf, createInput(in.Object()))
-		})),
-		m("nanopore.update", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			return s.AppendUpdate(ctx, buf, updateInput(in.Object()))
-		})),
-		m("nanopore.assign", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			o := in.Object()
-			return s.AppendAssign(ctx, buf, AssignInput{ID: str(o, "id"), AssignedTo: str(o, "assignedTo"), LibraryPrepBy: str(o, "libraryPrepBy")})
-		})),
-		m("nanopore.updateStatus", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			o := in.Object()
-			return s.AppendUpdateStatus(ctx, buf, UpdateStatusInput{ID: str(o, "id"), Status: str(o, "status")})
-		})),
-		m("nanopore.delete", func(ctx context.Context, in trpc.Input) (any, error) {
-			if err := s.Delete(ctx, in.String()); err != nil {
-				return nil, err
-			}
-			return []byte(`{"success":true}`), nil
-		}),
-		q("nanopore.getProcessingSteps", func(ctx context.Context, in trpc.Input) (any, error) {
-			return s.GetProcessingSteps(ctx, in.String())
-		}),
-		m("nanopore.createDefaultProcessingSteps", func(ctx context.Context, in trpc.Input) (any, error) {
-			return s.CreateDefaultProcessingSteps(ctx, in.String())
-		}),
-		m("nanopore.updateProcessingStep", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			o := in.Object()
-			return s.AppendUpdateProcessingStep(ctx, buf, UpdateStepInput{StepID: str(o, "stepId"), Updates: stepUpdates(o.Value("updates"))})
-		})),
-		m("nanopore.startProcessingStep", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			o := in.Object()
-			return s.AppendStartProcessingStep(ctx, buf, StartStepInput{StepID: str(o, "stepId"), AssignedTo: str(o, "assignedTo")})
-		})),
-		m("nanopore.completeProcessingStep", s.appender(func(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
-			o := in.Object()
-			return s.AppendCompleteProcessingStep(ctx, buf, CompleteStepInput{StepID: str(o, "stepId"), Notes: str(o, "notes"), ResultsData: rawJSON(o.Value("resultsData"))})
-		})),
+		procedure("health", trpc.Query, s.health),
+		procedure("nanopore.getAll", trpc.Query, s.getAll),
+		procedure("nanopore.create", trpc.Mutation, s.appender(s.create)),
+		procedure("nanopore.update", trpc.Mutation, s.appender(s.update)),
+		procedure("nanopore.assign", trpc.Mutation, s.appender(s.assign)),
+		procedure("nanopore.updateStatus", trpc.Mutation, s.appender(s.updateStatus)),
+		procedure("nanopore.delete", trpc.Mutation, s.delete),
+		procedure("nanopore.getProcessingSteps", trpc.Query, s.getSteps),
+		procedure("nanopore.createDefaultProcessingSteps", trpc.Mutation, s.createSteps),
+		procedure("nanopore.updateProcessingStep", trpc.Mutation, s.appender(s.updateStep)),
+		procedure("nanopore.startProcessingStep", trpc.Mutation, s.appender(s.startStep)),
+		procedure("nanopore.completeProcessingStep", trpc.Mutation, s.appender(s.completeStep)),
 	}
+}
+
+func procedure(name string, kind trpc.Kind, h trpc.Handler) trpc.Procedure {
+	return trpc.Procedure{Name: name, Kind: kind, Input: Schemas[name], Handler: h}
+}
+
+func (s *Service) getAll(ctx context.Context, _ trpc.Input) (any, error) { return s.GetAll(ctx) }
+
+func (s *Service) create(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	return s.AppendCreate(ctx, buf, createInput(in.Object()))
+}
+
+func (s *Service) update(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	return s.AppendUpdate(ctx, buf, updateInput(in.Object()))
+}
+
+func (s *Service) assign(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	o := in.Object()
+	return s.AppendAssign(ctx, buf, AssignInput{ID: str(o, "id"), AssignedTo: str(o, "assignedTo"), LibraryPrepBy: str(o, "libraryPrepBy")})
+}
+
+func (s *Service) updateStatus(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	o := in.Object()
+	return s.AppendUpdateStatus(ctx, buf, UpdateStatusInput{ID: str(o, "id"), Status: str(o, "status")})
+}
+
+func (s *Service) delete(ctx context.Context, in trpc.Input) (any, error) {
+	if err := s.Delete(ctx, in.String()); err != nil {
+		return nil, err
+	}
+	return []byte(`{"success":true}`), nil
+}
+
+func (s *Service) getSteps(ctx context.Context, in trpc.Input) (any, error) {
+	return s.GetProcessingSteps(ctx, in.String())
+}
+
+func (s *Service) createSteps(ctx context.Context, in trpc.Input) (any, error) {
+	return s.CreateDefaultProcessingSteps(ctx, in.String())
+}
+
+func (s *Service) updateStep(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	o := in.Object()
+	return s.AppendUpdateProcessingStep(ctx, buf, UpdateStepInput{StepID: str(o, "stepId"), Updates: stepUpdates(o.Value("updates"))})
+}
+
+func (s *Service) startStep(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	o := in.Object()
+	return s.AppendStartProcessingStep(ctx, buf, StartStepInput{StepID: str(o, "stepId"), AssignedTo: str(o, "assignedTo")})
+}
+
+func (s *Service) completeStep(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {
+	o := in.Object()
+	return s.AppendCompleteProcessingStep(ctx, buf, CompleteStepInput{StepID: str(o, "stepId"), Notes: str(o, "notes"), ResultsData: rawJSON(o.Value("resultsData"))})
 }
 
 // health answers like legacy's: ok and the app clock, never touching the

@@ -41,8 +41,13 @@ func TestProcessingStepsWork(t *testing.T) {
 	if string(listed) != string(created) {
 		t.Errorf("getProcessingSteps\n%s\nwant the created steps in order\n%s", listed, created)
 	}
+	checkStepLifecycle(t, svc, clk, steps[1]["id"].(string))
+}
 
-	stepID := steps[1]["id"].(string)
+// checkStepLifecycle starts, updates and completes a step.
+func checkStepLifecycle(t *testing.T, svc *Service, clk *testClock, stepID string) {
+	t.Helper()
+	ctx := context.Background()
 	clk.Set(t0.Add(time.Minute))
 	b, err := svc.AppendStartProcessingStep(ctx, nil, StartStepInput{StepID: stepID, AssignedTo: "Grey"})
 	if err != nil {
