@@ -2,6 +2,8 @@ package samples
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 
@@ -27,12 +29,18 @@ FROM generate_series(1, $1::integer) g`, n)
 	}
 }
 
-// memWriter discards what it is given and samples the live heap every
-// sampleEvery bytes.
+// memWriter is an http.ResponseWriter that discards the body and samples
+// the live heap every sampleEvery bytes.
 type memWriter struct {
+	header        http.Header
+	status        int
 	written, next int
 	maxHeap       uint64
 }
+
+func (w *memWriter) Header() http.Header    { return w.header }
+func (w *memWriter) WriteHeader(status int) { w.status = status }
+func (w *memWriter) Flush()                 {}
 
 const sampleEvery = 1 << 20
 
@@ -47,9 +55,10 @@ func (w *memWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestGetAllStreamsWithFlatMemory writes getAll over 100,000 rows (about
-// 65 MB of JSON) and requires the heap to stay flat: a buffered answer
-// would hold the whole body, and allocate at least that much.
+// TestGetAllStreamsWithFlatMemory answers getAll over 100,000 rows (about
+// 75 MB of JSON) through the service's HTTP handler and requires the heap
+// to stay flat: a buffered answer would hold the whole body, and allocate
+// at least that much.
 //
 // Not parallel: MemStats are process-wide, and the other tests of the
 // package only start once the sequential ones are done.
@@ -62,15 +71,13 @@ func TestGetAllStreamsWithFlatMemory(t *testing.T) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	w := &memWriter{maxHeap: before.HeapAlloc}
-	st, err := svc.GetAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.WriteData(w); err != nil {
-		t.Fatal(err)
-	}
+	w := &memWriter{header: http.Header{}, maxHeap: before.HeapAlloc}
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/trpc/nanopore.getAll", nil)
+	svc.Handler().ServeHTTP(w, req)
 	runtime.ReadMemStats(&after)
+	if w.status != http.StatusOK {
+		t.Fatalf("getAll answered %d", w.status)
+	}
 
 	allocated := after.TotalAlloc - before.TotalAlloc
 	growth := w.maxHeap - before.HeapAlloc

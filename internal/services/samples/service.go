@@ -53,7 +53,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		pool: opts.Pool,
-		log:  opts.Logger.With().Str("service", "samples").Logger(),
+		log:  opts.Logger, // the caller scopes it (serve-service adds the service name)
 		now:  opts.Now,
 	}
 	s.queryOpts = queryOptions(opts.Pool.Config().ConnConfig.DefaultQueryExecMode)
