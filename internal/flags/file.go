@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -28,9 +29,13 @@ type FileSource struct {
 	Provider *Provider
 	Log      zerolog.Logger
 
-	mu      sync.Mutex
-	version int64
+	mu       sync.Mutex
+	version  int64
+	watching atomic.Bool
 }
+
+// Watching says whether Run is watching the file.
+func (f *FileSource) Watching() bool { return f.watching.Load() }
 
 type fileFlags struct {
 	Flags map[string]fileFlag `yaml:"flags"`
@@ -163,14 +168,22 @@ func (f *FileSource) Run(ctx context.Context) error {
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("watch %s: %w", dir, err)
 	}
+	f.watching.Store(true)
+	defer f.watching.Store(false)
+	// Editors write in several steps (truncate, write, rename): wait until
+	// the file has been quiet for a moment before reading it.
+	const settle = 200 * time.Millisecond
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev := <-w.Events:
-			if filepath.Clean(ev.Name) != filepath.Clean(f.Path) {
-				continue
+			if filepath.Clean(ev.Name) == filepath.Clean(f.Path) {
+				quiet.Reset(settle)
 			}
+		case <-quiet.C:
 			if err := f.Reload(); err != nil {
 				f.Log.Error().Err(err).Msg("flags file changed but cannot be read; keeping the previous flags")
 			}
