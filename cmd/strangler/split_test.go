@@ -149,7 +149,7 @@ func TestSplitMutationBatchStatuses(t *testing.T) {
 	unknown := `"id":"00000000-0000-4000-8000-000000000000"`
 	cases := []struct {
 		name, procs, body string
-		want             int
+		want              int
 	}{
 		{"all fail alike: 400", "nanopore.create,nanopore.update", `{"0":{},"1":{"id":"x"}}`, 400},
 		{"400 and 500: 207", "nanopore.create,nanopore.updateStatus", `{"0":{},"1":{` + unknown + `,"status":"prep"}}`, 207},
