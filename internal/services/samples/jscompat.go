@@ -1,5 +1,8 @@
 package samples
 
+// JavaScript compatibility: what node-postgres and JSON.stringify would do
+// with the values the legacy app handles, built on package validate.
+
 import (
 	"regexp"
 	"unicode/utf8"
