@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/nanopore/strangler/internal/admin"
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/guard"
+	"github.com/nanopore/strangler/internal/logging"
 	"github.com/nanopore/strangler/internal/proxy"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/services"
@@ -39,7 +41,11 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m := NewMain(cfg, newLogger(c.stdout, cfg.Log.Level))
+			// Batch log writes: one write(2) per access-log line would cost
+			// more than routing the request.
+			out := logging.NewBufferedWriter(c.stdout, 100*time.Millisecond, 64<<10)
+			defer out.Close()
+			m := NewMain(cfg, newLogger(out, cfg.Log.Level))
 			if cmd.Flags().Changed("config") {
 				m.ConfigPath = c.configPath
 			} else if _, err := os.Stat(c.configPath); err == nil {
