@@ -141,6 +141,106 @@ func TestE2EHangingLegacyGives504(t *testing.T) {
 	}
 }
 
+// TestE2EHangingLegacyGives504EnvelopesOnTRPC puts a peer that accepts
+// connections and never answers in legacy's place (the stand-in hangs only
+// on its test route): a tRPC batch gets one GATEWAY_TIMEOUT envelope per
+// procedure.
+func TestE2EHangingLegacyGives504EnvelopesOnTRPC(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // never answered, closed with the test
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	proxy := startProxy(t, "http://"+ln.Addr().String(), "STRANGLER_UPSTREAM_RESPONSE_HEADER_TIMEOUT=300ms",
+		"STRANGLER_HEALTH_INTERVAL=1h")
+	req, _ := http.NewRequest("GET", proxy.URL+"/api/trpc/health,nanopore.getAll?batch=1", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusGatewayTimeout || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var entries []struct {
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Code       string `json:"code"`
+				HTTPStatus int    `json:"httpStatus"`
+				Path       string `json:"path"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &entries); err != nil || len(entries) != 2 {
+		t.Fatalf("not a two-element batch answer (%v): %s", err, body)
+	}
+	for i, path := range []string{"health", "nanopore.getAll"} {
+		e := entries[i].Error
+		if e.Code != -32603 || e.Data.Code != "GATEWAY_TIMEOUT" || e.Data.HTTPStatus != 504 || e.Data.Path != path {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+}
+
+// TestE2ELegacyDyingMidBodyAbortsTheClientStream kills legacy while a
+// download is half read. A client of legacy itself then sees a broken stream
+// (no final chunk); through the proxy it must too, never a clean end that
+// passes a truncated file off as complete.
+//
+// BUG(proxy), reported to the lead: this test fails. proxy.observe recovers
+// the http.ErrAbortHandler that httputil.ReverseProxy panics with when the
+// upstream body breaks, and returns normally, so net/http ends the chunked
+// answer cleanly (access log: status 499, error "aborted"). The recover
+// should re-panic http.ErrAbortHandler after logging.
+func TestE2ELegacyDyingMidBodyAbortsTheClientStream(t *testing.T) {
+	t.Parallel()
+	db := testutil.CreateDB(t)
+	direct := testutil.StartStandin(t, testutil.StandinOptions{DatabaseURL: db, TestRoutes: true})
+	if n, err := downloadWhileLegacyDies(t, direct.URL, direct); err == nil {
+		t.Fatalf("precondition: legacy's own stream ended cleanly after %d bytes when it died", n)
+	}
+	behind := testutil.StartStandin(t, testutil.StandinOptions{DatabaseURL: db, TestRoutes: true})
+	proxy := startProxy(t, behind.URL)
+	if n, err := downloadWhileLegacyDies(t, proxy.URL, behind); err == nil {
+		t.Fatalf("through the proxy the stream ended cleanly after %d bytes although legacy died", n)
+	}
+}
+
+// downloadWhileLegacyDies starts a 64 MiB download from base, reads 1 MiB,
+// kills legacy, and reads on; it returns how far the body got and how it
+// ended (nil: a clean end).
+func downloadWhileLegacyDies(t *testing.T, base string, legacy *testutil.Standin) (int64, error) {
+	t.Helper()
+	const size = 64 << 20
+	resp, err := (&http.Client{Timeout: e2eTimeout}).Get(fmt.Sprintf("%s/__standin/download?bytes=%d", base, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	legacy.Kill()
+	n, err := checkPattern(resp.Body, 1<<20)
+	if n >= size {
+		t.Fatalf("all %d bytes arrived before legacy died; the test proves nothing", n)
+	}
+	return n, err
+}
+
 // TestE2ESIGTERMDrainsInFlightRequests stops a proxy process while two
 // requests are in flight (one waiting for legacy's headers, one streaming a
 // body the client has not read yet): new connections are refused at once,

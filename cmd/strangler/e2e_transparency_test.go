@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -106,6 +108,48 @@ func TestE2EByteTransparency(t *testing.T) {
 		if want != got {
 			t.Errorf("%s: the proxied answer differs from legacy's\n--- legacy\n%s\n--- proxied\n%s", c.name, want, got)
 		}
+	}
+	requestsReachLegacyUnchanged(t, legacy.Addr, proxy.Addr)
+}
+
+// requestsReachLegacyUnchanged has legacy echo what it received: through the
+// proxy, the method, target and every header (repeats, empty values, no
+// added User-Agent or Accept-Encoding) are as sent, plus the forwarding
+// headers the proxy owns. The client's own X-Forwarded-For is replaced, as
+// no proxy is trusted in the shipped config.
+func requestsReachLegacyUnchanged(t *testing.T, legacyAddr, proxyAddr string) {
+	req := httpRequest("POST", "/__standin/headers?a=1&b=%2F&c=%E2%9C%93&d=a+b", e2eHost, []string{
+		"x-custom: one", "X-Custom: two", "x-empty:", "Cookie: a=1", "Cookie: b=2", "Origin: http://" + e2eHost,
+		"Content-Type: application/json", "Accept-Encoding: gzip, br", "X-Forwarded-For: 203.0.113.7",
+	}, `{"x":1}`)
+	type echo struct {
+		Method, URL string
+		Headers     map[string]string
+	}
+	var direct, proxied echo
+	for _, e := range []struct {
+		addr string
+		into *echo
+	}{{legacyAddr, &direct}, {proxyAddr, &proxied}} {
+		r := rawExchange(t, e.addr, req)
+		if err := json.Unmarshal(r.Body, e.into); err != nil {
+			t.Fatalf("header echo: %v: %s", err, r.Body)
+		}
+	}
+	own := map[string]string{"x-forwarded-for": "127.0.0.1", "x-forwarded-host": e2eHost, "x-forwarded-proto": "http"}
+	for name, want := range own {
+		if got := proxied.Headers[name]; got != want {
+			t.Errorf("legacy received %s %q through the proxy, want %q", name, got, want)
+		}
+		delete(proxied.Headers, name)
+		delete(direct.Headers, name)
+	}
+	if proxied.Headers["x-request-id"] == "" {
+		t.Error("legacy received no X-Request-Id through the proxy")
+	}
+	delete(proxied.Headers, "x-request-id")
+	if direct.Method != proxied.Method || direct.URL != proxied.URL || !maps.Equal(direct.Headers, proxied.Headers) {
+		t.Errorf("legacy received a different request through the proxy:\ndirect:  %+v\nproxied: %+v", direct, proxied)
 	}
 }
 
