@@ -40,6 +40,18 @@ type control struct {
 	source   flagSource
 	store    *flags.Store           // nil without a database: no replicas
 	snapshot func() *flags.Snapshot // the flags to show
+	// applied, when set, rebuilds this replica's router at once, so that an
+	// admin API answer means the change is already in force here.
+	applied func()
+}
+
+// apply writes changes and brings this replica's router up to date.
+func (c *control) apply(ctx context.Context, changes []flags.Change, meta flags.Meta) (flags.Result, error) {
+	res, err := c.source.Apply(ctx, changes, meta)
+	if err == nil && c.applied != nil {
+		c.applied()
+	}
+	return res, err
 }
 
 // routeTable is a compiled table with the config it came from.
@@ -69,11 +81,13 @@ func (c *control) Routes(ctx context.Context) (routing.RoutesView, error) {
 
 // Flip puts one route into a mode.
 func (c *control) Flip(ctx context.Context, id, mode string, percent int, meta flags.Meta) (flags.Result, error) {
-	changes, err := c.table().PlanFlip(id, mode, percent)
+	changes, note, err := c.table().PlanFlip(id, mode, percent)
 	if err != nil {
 		return flags.Result{}, &opError{err}
 	}
-	return c.source.Apply(ctx, changes, meta)
+	res, err := c.apply(ctx, changes, meta)
+	res.Note = note
+	return res, err
 }
 
 // Rollback puts routes (or every route) back to legacy.
@@ -82,7 +96,7 @@ func (c *control) Rollback(ctx context.Context, ids []string, all bool, meta fla
 	if err != nil {
 		return flags.Result{}, &opError{err}
 	}
-	return c.source.Apply(ctx, changes, meta)
+	return c.apply(ctx, changes, meta)
 }
 
 // History lists flag changes of one route (or all).

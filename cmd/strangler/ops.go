@@ -170,6 +170,9 @@ func (c *cli) report(res flags.Result, err error) error {
 		}
 		return err
 	}
+	if res.Note != "" {
+		fmt.Fprintln(c.stdout, res.Note)
+	}
 	for _, o := range res.Outcomes {
 		switch {
 		case o.Applied:

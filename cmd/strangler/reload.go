@@ -12,22 +12,51 @@ import (
 	"github.com/nanopore/strangler/internal/config"
 )
 
+// reloader holds what watches for config changes; it is armed in Open, so
+// that neither an early SIGHUP (which would kill the process) nor an early
+// file change is missed.
+type reloader struct {
+	hup     chan os.Signal
+	watcher *fsnotify.Watcher
+}
+
+func (m *Main) armReload() {
+	m.reload.hup = make(chan os.Signal, 1)
+	signal.Notify(m.reload.hup, syscall.SIGHUP)
+	if m.ConfigPath == "" {
+		return
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		m.Logger.Warn().Err(err).Msg("cannot watch the config file; SIGHUP still reloads")
+		return
+	}
+	if err := w.Add(filepath.Dir(m.ConfigPath)); err != nil {
+		w.Close()
+		m.Logger.Warn().Err(err).Msg("cannot watch the config file; SIGHUP still reloads")
+		return
+	}
+	m.reload.watcher = w
+}
+
+func (m *Main) disarmReload() {
+	if m.reload.hup != nil {
+		signal.Stop(m.reload.hup)
+	}
+	if m.reload.watcher != nil {
+		m.reload.watcher.Close()
+	}
+}
+
 // watchConfig reloads the route table on SIGHUP and whenever the config file
 // changes. A table that does not compile is refused and logged; the running
 // one stays. Only routes reload: listeners, upstreams and the database need
 // a restart.
 func (m *Main) watchConfig(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hup := m.reload.hup
 	var events <-chan fsnotify.Event
-	if m.ConfigPath != "" {
-		if w, err := fsnotify.NewWatcher(); err == nil {
-			defer w.Close()
-			if err := w.Add(filepath.Dir(m.ConfigPath)); err == nil {
-				events = w.Events
-			}
-		}
+	if m.reload.watcher != nil {
+		events = m.reload.watcher.Events
 	}
 	for {
 		select {

@@ -49,7 +49,7 @@ func TestRouteTableReloadsWithoutDroppingRequests(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	m := NewMain(cfg, zerolog.Nop())
+	m := NewMain(cfg, zerolog.New(zerolog.NewTestWriter(t)))
 	m.ConfigPath = path
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

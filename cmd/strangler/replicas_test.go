@@ -217,7 +217,7 @@ func TestAdminAPIRefusesWithoutTokenAndExplainsBadInput(t *testing.T) {
 	cases := []struct{ method, path, body, want string }{
 		{http.MethodPut, "/api/routes/nanopore.getAll", `{"mode":"sideways","reason":"x"}`, `unknown mode \"sideways\"`},
 		{http.MethodPut, "/api/routes/nanopore.getAll", `{"mode":"new"}`, "reason: a reason is required"},
-		{http.MethodPut, "/api/routes/nope", `{"mode":"new","reason":"x"}`, `unknown route \"nope\"`},
+		{http.MethodPut, "/api/routes/nope", `{"mode":"new","reason":"x"}`, `unknown route or write group \"nope\"`},
 		{http.MethodPut, "/api/routes/nanopore.getAll", `{"mode":"new","reason":"x","percentt":3}`, `unknown field \"percentt\"`},
 		{http.MethodPost, "/api/rollback", `{"reason":"x"}`, "give either routes or all"},
 		{http.MethodPut, "/api/routes/deny.migrate-run", `{"mode":"new","reason":"x"}`, "deny is not a mode"},

@@ -91,6 +91,7 @@ type Main struct {
 	adminLn  net.Listener
 	public   *http.Server
 	adminSrv *http.Server
+	reload   reloader
 }
 
 // NewMain prepares a Main; Open connects and binds, Run serves.
@@ -132,6 +133,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.public = m.httpServer(m.proxy)
 	m.adminSrv = m.httpServer(m.admin)
+	m.armReload()
 	return nil
 }
 
@@ -179,7 +181,7 @@ func (m *Main) openRouter(table *routing.Table) error {
 	}
 	m.router = rt
 	m.flags.follow(rt)
-	m.control = &control{source: m.flags.source, store: m.flags.store, snapshot: m.flags.provider.Snapshot}
+	m.control = &control{source: m.flags.source, store: m.flags.store, snapshot: m.flags.provider.Snapshot, applied: rt.Rebuild}
 	m.control.setTable(cfg.Routes, table)
 	return nil
 }
@@ -346,6 +348,7 @@ func (m *Main) Close() error {
 			_ = ln.Close()
 		}
 	}
+	m.disarmReload()
 	for _, svc := range m.mounted {
 		svc.Close()
 	}

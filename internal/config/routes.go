@@ -23,6 +23,10 @@ type Route struct {
 	// any other route is unsafe unless declared, because legacy has
 	// destructive GETs.
 	Safe bool `mapstructure:"safe"`
+	// WriteGroup names the routes whose mutations write the same tables
+	// ("samples"): a write group has one mode at a time, and flipping one of
+	// its routes flips them all.
+	WriteGroup string `mapstructure:"write_group"`
 	// Deny answers 403 for every method and never forwards. It is a property
 	// of the route, not a mode: no flip, rollback or guard opens it.
 	Deny bool `mapstructure:"deny"`

@@ -91,6 +91,8 @@ type Result struct {
 	// applies to this replica now and is written when the database returns.
 	Local bool   `json:"local,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Note explains what the change covered (a whole write group).
+	Note string `json:"note,omitempty"`
 }
 
 // Apply writes changes to the database and applies them at once; when the

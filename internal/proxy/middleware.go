@@ -64,7 +64,15 @@ func (p *Proxy) observe(next http.Handler) http.Handler {
 			p.metrics.inFlight.Dec()
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
-					sc.Status, sc.Err = StatusClientClosed, errors.New("aborted")
+					// The answer broke mid-stream (an upstream died after
+					// its headers): log it, then let net/http abort the
+					// connection so that the client sees a truncated
+					// answer, never a clean end.
+					if sc.Err == nil {
+						sc.Err = errors.New("answer aborted mid-stream")
+					}
+					p.finish(rec, r, sc)
+					panic(v)
 				} else {
 					sc.Err = fmt.Errorf("panic: %v", v)
 					p.opts.Logger.Error().Str("request_id", sc.ID).Interface("panic", v).Msg("handler panicked")

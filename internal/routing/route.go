@@ -140,7 +140,9 @@ type Route struct {
 	Safe           bool
 	Deny           bool
 	DenyReason     string
-	AllowFrom      []netip.Prefix
+	// WriteGroup is the write group the route belongs to ("" = none).
+	WriteGroup string
+	AllowFrom  []netip.Prefix
 
 	match matcher
 	// procedures this route takes, with their kinds (tRPC routes only).

@@ -121,6 +121,7 @@ func (rt *Router) rebuildLocked(t *Table) {
 			}
 		}
 	}
+	rt.unifyGroups(t, s)
 	rt.state.Store(s)
 	if rt.applied != nil {
 		rt.applied(s)
@@ -149,6 +150,29 @@ func (rt *Router) evaluate(r *Route) RouteMode {
 		return RouteMode{Mode: ModeLegacy, Source: "invalid"}
 	}
 	return RouteMode{Mode: mode, Percent: int(percent), Source: "flag"}
+}
+
+// unifyGroups keeps each write group on one mode. Flips always write a whole
+// group, but if its flags disagree anyway (a hand edit, a half-applied
+// change), every member takes the member mode closest to legacy, so that two
+// mutations of one group never land on different sides.
+func (rt *Router) unifyGroups(t *Table, s *State) {
+	for name, rs := range t.groups {
+		lowest := s.Modes[rs[0].Index]
+		for _, r := range rs[1:] {
+			if m := s.Modes[r.Index]; m.Mode < lowest.Mode {
+				lowest = m
+			}
+		}
+		for _, r := range rs {
+			if s.Modes[r.Index].Mode != lowest.Mode {
+				rt.opts.Logger.Error().Str("write_group", name).Str("route", r.ID).
+					Str("flag_mode", s.Modes[r.Index].Mode.String()).Str("group_mode", lowest.Mode.String()).
+					Msg("write group members disagree; the whole group takes the mode closest to legacy")
+				s.Modes[r.Index] = RouteMode{Mode: lowest.Mode, Percent: lowest.Percent, Source: "write-group"}
+			}
+		}
+	}
 }
 
 // CheckMode says whether the route can take mode: deny routes take no mode,

@@ -207,3 +207,63 @@ func TestUnknownProcedureSendsTheBatchToLegacyWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteGroupsMoveTogether(t *testing.T) {
+	tab := shipped(t)
+	changes, note, err := tab.PlanFlip("nanopore.create", "shadow", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 9 || !strings.Contains(note, "write group samples") {
+		t.Errorf("flipping one mutation gave %d changes, note %q", len(changes), note)
+	}
+	byGroup, _, err := tab.PlanFlip("samples", "new", 0)
+	if err != nil || len(byGroup) != 9 {
+		t.Errorf("flip by group name: %v, %d changes", err, len(byGroup))
+	}
+	read, _, err := tab.PlanFlip("nanopore.getAll", "new", 0)
+	if err != nil || len(read) != 1 {
+		t.Errorf("a read should move alone: %v %d", err, len(read))
+	}
+	rb, err := tab.PlanRollback([]string{"samples"}, false, nil)
+	if err != nil || len(rb) != 9 {
+		t.Errorf("rollback of the group: %v %d", err, len(rb))
+	}
+
+	// Flags that disagree (a hand edit) cannot split the group.
+	rt := newRouter(t, tab, nil)
+	st := defaultState(tab)
+	for _, r := range tab.Group("samples") {
+		st.Modes[r.Index] = RouteMode{Mode: ModeNew}
+	}
+	upd, _ := tab.ByID("nanopore.update")
+	st.Modes[upd.Index] = RouteMode{Mode: ModeShadow}
+	rt.unifyGroups(tab, st)
+	for _, r := range tab.Group("samples") {
+		if st.Modes[r.Index].Mode != ModeShadow {
+			t.Errorf("%s is %s while its group is split; want the mode closest to legacy", r.ID, st.Modes[r.Index].Mode)
+		}
+	}
+}
+
+func TestWriteGroupsAreValidated(t *testing.T) {
+	mut := func(id string) config.Route {
+		return config.Route{ID: id, Target: "service:samples", WriteGroup: "g",
+			Match: config.Match{Procedures: []config.Procedure{{Name: id, Kind: "mutation"}}}}
+	}
+	bad := []config.Route{
+		mut("a"),
+		{ID: "q", Target: "service:samples", WriteGroup: "g", Match: config.Match{Procedures: []config.Procedure{{Name: "q", Kind: "query"}}}},
+		{ID: "b", Target: "http://other", WriteGroup: "g", Match: config.Match{Procedures: []config.Procedure{{Name: "b", Kind: "mutation"}}}},
+		{ID: "d", Deny: true, WriteGroup: "g", Match: config.Match{Path: "/d"}},
+	}
+	_, err := Compile(bad, CompileOptions{Services: []string{"samples"}})
+	if err == nil {
+		t.Fatal("a bad write group compiled")
+	}
+	for _, want := range []string{`(id "q"): only writes`, `(id "b"): write group "g" mixes targets`, `(id "d"): a deny route cannot be in a write group`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Table struct {
 	others []*Route // patterns then prefixes, in precedence order
 	procs  map[string]procRoute
 	byID   map[string]*Route
+	groups map[string][]*Route
 }
 
 type procRoute struct {
@@ -83,6 +84,7 @@ func Compile(routes []config.Route, opts CompileOptions) (*Table, error) {
 		exact:        map[string][]*Route{},
 		procs:        map[string]procRoute{},
 		byID:         map[string]*Route{},
+		groups:       map[string][]*Route{},
 	}
 	if t.TRPCEndpoint == "" {
 		t.TRPCEndpoint = DefaultTRPCEndpoint
@@ -97,6 +99,7 @@ func Compile(routes []config.Route, opts CompileOptions) (*Table, error) {
 			errs = append(errs, RouteError{Index: i, ID: rc.ID, Reason: err.Error()})
 		}
 	}
+	errs = append(errs, t.checkGroups()...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -114,7 +117,7 @@ func compileRoute(i int, rc config.Route, services map[string]bool) (*Route, err
 		return nil, err
 	}
 	r := &Route{Index: i, ID: rc.ID, Flag: rc.Flag, Safe: rc.Safe, Deny: rc.Deny, DenyReason: rc.DenyReason, match: m,
-		DefaultPercent: rc.DefaultPercent}
+		DefaultPercent: rc.DefaultPercent, WriteGroup: rc.WriteGroup}
 	if r.Flag == "" {
 		r.Flag = rc.ID
 	}
@@ -197,6 +200,9 @@ func (t *Table) add(r *Route) error {
 	}
 	t.byID[r.ID] = r
 	t.Routes = append(t.Routes, r)
+	if r.WriteGroup != "" {
+		t.groups[r.WriteGroup] = append(t.groups[r.WriteGroup], r)
+	}
 	switch {
 	case r.Deny:
 		t.deny = append(t.deny, r)
@@ -207,6 +213,48 @@ func (t *Table) add(r *Route) error {
 	}
 	return nil
 }
+
+// checkGroups refuses write groups that could not hold one mode: members
+// must be writes (mutations or unsafe routes, never deny routes), share one
+// new target and one default mode, and a group may not share a route id.
+func (t *Table) checkGroups() RouteErrors {
+	var errs RouteErrors
+	for name, rs := range t.groups {
+		if _, clash := t.byID[name]; clash {
+			errs = append(errs, RouteError{Index: rs[0].Index, ID: rs[0].ID, Reason: fmt.Sprintf("write group %q has the name of a route", name)})
+		}
+		for _, r := range rs {
+			var why string
+			switch {
+			case r.Deny:
+				why = "a deny route cannot be in a write group"
+			case r.Safe || r.hasKind(KindQuery):
+				why = "only writes (mutations, unsafe routes) belong to a write group; reads move alone"
+			case r.Target.String() != rs[0].Target.String():
+				why = fmt.Sprintf("write group %q mixes targets %s and %s", name, rs[0].Target, r.Target)
+			case r.DefaultMode != rs[0].DefaultMode:
+				why = fmt.Sprintf("write group %q mixes default modes %s and %s", name, rs[0].DefaultMode, r.DefaultMode)
+			}
+			if why != "" {
+				errs = append(errs, RouteError{Index: r.Index, ID: r.ID, Reason: why})
+			}
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Index < errs[j].Index })
+	return errs
+}
+
+func (r *Route) hasKind(k Kind) bool {
+	for _, rk := range r.Procedures {
+		if rk == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Group returns the routes of a write group.
+func (t *Table) Group(name string) []*Route { return t.groups[name] }
 
 // order sorts each bucket by the documented precedence.
 func (t *Table) order() {
