@@ -14,8 +14,10 @@ build:
 # npm dependencies of the stand-in and of the tRPC client scenario.
 deps: testbed/legacy/node_modules/.installed testbed/e2e/node_modules/.installed
 
+# The lock is the one scripts/legacy-standin.sh takes, so that a stand-in
+# starting meanwhile never sees a half-installed tree.
 testbed/legacy/node_modules/.installed: testbed/legacy/package-lock.json
-	cd testbed/legacy && npm ci --no-audit --no-fund --loglevel=error
+	cd testbed/legacy && flock .npm-install.lock npm ci --no-audit --no-fund --loglevel=error
 	sha256sum < testbed/legacy/package-lock.json > testbed/legacy/node_modules/.standin-lock.sha256
 	touch $@
 

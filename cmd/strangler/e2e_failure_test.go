@@ -324,7 +324,9 @@ func TestE2EReadinessReportsLegacyHealth(t *testing.T) {
 	t.Parallel()
 	db := testutil.CreateDB(t)
 	legacy := testutil.StartStandin(t, testutil.StandinOptions{DatabaseURL: db})
-	proxy := startProxy(t, legacy.URL, "STRANGLER_HEALTH_INTERVAL=100ms")
+	// A generous check timeout: on a loaded machine a check that times out
+	// is also "unhealthy", but this test wants legacy's own 503.
+	proxy := startProxy(t, legacy.URL, "STRANGLER_HEALTH_INTERVAL=100ms", "STRANGLER_HEALTH_TIMEOUT=20s")
 
 	waitLegacyHealth(t, proxy.AdminURL, true)
 	u, err := url.Parse(db)
