@@ -347,3 +347,40 @@ func TestCloseStopsWorkers(t *testing.T) {
 	<-done
 	testutil.Eventually(t, 10*time.Second, "workers to stop", func() bool { return runtime.NumGoroutine() <= before+1 })
 }
+
+// TestCanaryComparesAgainstLegacy: when the new side answers (canary), the
+// copy goes to legacy, marked, and the new side is not called again.
+func TestCanaryComparesAgainstLegacy(t *testing.T) {
+	var legacyMarked, nextCalls atomic.Int64
+	legacy := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		if Marked(q.Header) {
+			legacyMarked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"v":"legacy"}`)
+	})
+	next := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		nextCalls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"v":"new"}`)
+	})
+	r := newRig(t, nil, Options{})
+	r.start(t)
+	info := func(*http.Request) Info {
+		return Info{Route: "page", Mode: "canary", Primary: "new", Target: "service:new", Safe: true}
+	}
+	rec := httptest.NewRecorder()
+	r.serve(info, legacy, next, Handler(legacy), Handler(next)).ServeHTTP(rec, httptest.NewRequest("GET", "/p", nil))
+	if rec.Body.String() != `{"v":"new"}` {
+		t.Fatalf("user got %s", rec.Body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the mismatch", func() bool { return r.outcome("page", "", OutcomeMismatch) == 1 })
+	if legacyMarked.Load() != 1 || nextCalls.Load() != 1 {
+		t.Fatalf("legacy got %d marked copies, new side %d calls", legacyMarked.Load(), nextCalls.Load())
+	}
+	v := r.sh.Judge(context.Background(), nil, "new", Pair{Route: "page",
+		Legacy: jsonEx(200, `{"v":"legacy"}`), New: jsonEx(200, `{"v":"new"}`)})
+	if d := v[0].Diffs[0]; d.Legacy != `"legacy"` || d.New != `"new"` || d.Class != ClassMismatch {
+		t.Fatalf("diff %+v", d)
+	}
+}
