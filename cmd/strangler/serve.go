@@ -217,6 +217,8 @@ func (m *Main) openProxy() {
 		TRPCEndpoint:          cfg.TRPCEndpoint,
 		CanaryCookie:          cfg.Canary.Cookie,
 		CanaryCookieMaxAge:    cfg.Canary.CookieMaxAge,
+		Limiter:               m.limiter(),
+		MaxInFlightPerTarget:  cfg.Limits.MaxInFlightPerTarget,
 	})
 	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
 	healthURL := strings.TrimSuffix(cfg.LegacyURL, "/") + cfg.Health.LegacyPath

@@ -43,6 +43,7 @@ type Config struct {
 	Server   Server   `mapstructure:"server"`
 	Upstream Upstream `mapstructure:"upstream"`
 	Health   Health   `mapstructure:"health"`
+	Limits   Limits   `mapstructure:"limits"`
 	Log      Log      `mapstructure:"log"`
 }
 
@@ -138,6 +139,7 @@ func Default() Config {
 			MaxIdleConnsPerHost:   512,
 		},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, LegacyPath: "/health"},
+		Limits: DefaultLimits(),
 		Log:    Log{Level: "info", Access: true},
 	}
 }

@@ -93,6 +93,7 @@ func (c *Config) Validate() Problems {
 	if c.Canary.CookieMaxAge <= 0 {
 		add("canary.cookie_max_age", "must be a positive duration")
 	}
+	c.Limits.validate(add)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -48,13 +48,23 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	case d.Side == routing.SideNew:
 		t := d.Target()
 		sc.Target = t.String()
-		p.admin(w, &d, sc.Target)
-		p.newSide(t).ServeHTTP(w, r)
+		p.forward(w, r, &d, sc.Target, p.newSide(t))
 	default:
 		sc.Target = "legacy"
-		p.admin(w, &d, "legacy")
-		p.legacy.ServeHTTP(w, r)
+		p.forward(w, r, &d, "legacy", p.legacy)
 	}
+}
+
+// forward sends the whole request to one target, within its in-flight cap.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *routing.Decision, target string, h http.Handler) {
+	release, ok := p.flight.acquire(target)
+	if !ok {
+		p.shed(w, r)
+		return
+	}
+	defer release()
+	p.admin(w, d, target)
+	h.ServeHTTP(w, r)
 }
 
 // admin tells a request with a valid admin token which side answered.

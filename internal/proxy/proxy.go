@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/nanopore/strangler/internal/limit"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -49,6 +50,11 @@ type Options struct {
 	// CanaryCookie and CanaryCookieMaxAge describe the bucket cookie.
 	CanaryCookie       string
 	CanaryCookieMaxAge time.Duration
+	// Limiter applies rate limits (nil: none).
+	Limiter *limit.Limiter
+	// MaxInFlightPerTarget sheds requests beyond this many in flight to one
+	// target (0: no cap).
+	MaxInFlightPerTarget int
 }
 
 func (o *Options) fill() {
@@ -88,6 +94,7 @@ type Proxy struct {
 	metrics *Metrics
 	legacy  *httputil.ReverseProxy
 	remotes remoteCache
+	flight  *inflight
 	handler http.Handler
 }
 
@@ -97,6 +104,7 @@ var _ http.Handler = (*Proxy)(nil)
 func New(opts Options) *Proxy {
 	opts.fill()
 	p := &Proxy{opts: opts, ids: newIDSource(), metrics: NewMetrics(opts.Registerer)}
+	p.flight = newInflight(opts.MaxInFlightPerTarget, opts.Registerer)
 	p.legacy = p.reverseProxy(opts.Legacy, "legacy")
 	p.handler = p.chain()
 	return p
@@ -104,9 +112,11 @@ func New(opts Options) *Proxy {
 
 // chain builds the public middleware, outermost first:
 //  1. observe: request id, scope, panic recovery, access log, metrics;
-//  2. the executor, which forwards to the decided side.
+//  2. limiting: rate limits per client, user and login (429 before any work);
+//  3. the executor, which decides and forwards to the decided side (and
+//     sheds load per target).
 func (p *Proxy) chain() http.Handler {
-	return p.observe(http.HandlerFunc(p.execute))
+	return p.observe(p.limiting(http.HandlerFunc(p.execute)))
 }
 
 // ServeHTTP answers one public request.

@@ -20,6 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"golang.org/x/net/websocket"
+
+	"github.com/nanopore/strangler/internal/limit"
+	"github.com/nanopore/strangler/internal/routing"
 )
 
 // seen is what a test backend received.
@@ -431,4 +434,82 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
+	back, got := echoBackend(t)
+	go func() {
+		for range got {
+		}
+	}()
+	f := newFixture(t, back.URL, func(o *Options) {
+		o.Limiter = &limit.Limiter{Store: limit.NewLocal(), Policy: limit.Policy{
+			PerClient: limit.Rule{Requests: 1, Per: time.Hour, Burst: 2}}}
+	})
+	codes := []int{}
+	var last *http.Response
+	var body []byte
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(f.front.URL + "/api/trpc/health,nanopore.getAll?batch=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		last = resp
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 {
+		t.Fatalf("statuses %v, want 200 200 429", codes)
+	}
+	if ra := last.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	var arr []struct {
+		Error struct {
+			Code int
+			Data struct{ Code string }
+		}
+	}
+	if err := json.Unmarshal(body, &arr); err != nil || len(arr) != 2 || arr[0].Error.Code != -32029 || arr[0].Error.Data.Code != "TOO_MANY_REQUESTS" {
+		t.Errorf("tRPC batch over the limit: %s", body)
+	}
+}
+
+func TestInFlightCapShedsWith503(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer back.Close()
+	defer close(release)
+	f := newFixture(t, back.URL, func(o *Options) {
+		o.MaxInFlightPerTarget = 1
+		o.Router = passthroughDecider{}
+	})
+	go func() {
+		resp, err := http.Get(f.front.URL + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-arrived
+	resp, err := http.Get(f.front.URL + "/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), "service_unavailable") {
+		t.Fatalf("second request with one slot taken: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+// passthroughDecider sends everything to legacy, to exercise the executor.
+type passthroughDecider struct{}
+
+func (passthroughDecider) Decide(*http.Request) routing.Decision {
+	return routing.Decision{Label: routing.LabelPassthrough, Side: routing.SideLegacy}
 }

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nanopore/strangler/internal/limit"
+	"github.com/nanopore/strangler/internal/routing"
+	"github.com/nanopore/strangler/internal/trpc"
+)
+
+// limiting refuses requests over a rate limit with 429 and Retry-After (a
+// tRPC envelope on tRPC paths, short JSON elsewhere) before anything is
+// decided or forwarded.
+func (p *Proxy) limiting(next http.Handler) http.Handler {
+	if p.opts.Limiter == nil {
+		return next
+	}
+	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strangler_rate_limited_total",
+		Help: "Requests refused by a rate limit, by rule (per_client, per_user, login_per_client, login_per_username).",
+	}, []string{"rule"})
+	p.opts.Registerer.MustRegister(limited)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		norm := routing.Normalize(rawPathOf(r))
+		client := routing.ClientAddr(r.RemoteAddr, r.Header, p.opts.TrustedProxies)
+		v := p.opts.Limiter.Check(r.Context(), r, norm, client)
+		if v.Allowed {
+			next.ServeHTTP(w, r)
+			return
+		}
+		limited.WithLabelValues(v.Rule).Inc()
+		if sc := ScopeFrom(r.Context()); sc != nil {
+			sc.Route, sc.Target = "limit."+v.Rule, "proxy"
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(limit.RetryAfterSeconds(v.RetryAfter)))
+		p.refuse(w, r, http.StatusTooManyRequests, trpc.TooManyRequests, "too_many_requests",
+			"Too many requests; retry after the time in Retry-After.")
+	})
+}
+
+// refuse answers a request the proxy itself turns away.
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, code trpc.Code, jsonCode, msg string) {
+	if req, ok := p.trpcRequest(r); ok {
+		st, body := trpc.ErrorResponse(req, code, msg)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(st)
+		_, _ = w.Write(body)
+		return
+	}
+	p.writeJSON(w, r, status, jsonCode, msg)
+}
+
+// inflight counts requests in flight per target and sheds those beyond the
+// cap.
+type inflight struct {
+	limit   int64
+	mu      sync.Mutex
+	targets map[string]*atomic.Int64
+	shed    *prometheus.CounterVec
+}
+
+func newInflight(limit int, reg prometheus.Registerer) *inflight {
+	f := &inflight{limit: int64(limit), targets: map[string]*atomic.Int64{},
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_shed_total",
+			Help: "Requests shed (503) because a target had too many requests in flight.",
+		}, []string{"target"})}
+	reg.MustRegister(f.shed)
+	return f
+}
+
+// acquire takes a slot for target; release must be called when it succeeds.
+func (f *inflight) acquire(target string) (release func(), ok bool) {
+	if f.limit <= 0 {
+		return func() {}, true
+	}
+	f.mu.Lock()
+	c := f.targets[target]
+	if c == nil {
+		c = &atomic.Int64{}
+		f.targets[target] = c
+	}
+	f.mu.Unlock()
+	if c.Add(1) > f.limit {
+		c.Add(-1)
+		f.shed.WithLabelValues(target).Inc()
+		return nil, false
+	}
+	return func() { c.Add(-1) }, true
+}
+
+// shed answers a request refused for load.
+func (p *Proxy) shed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	p.refuse(w, r, http.StatusServiceUnavailable, trpc.ServiceUnavailable, "service_unavailable",
+		"The service is overloaded; retry shortly.")
+}
+
+// rawPathOf is the path as the client sent it.
+func rawPathOf(r *http.Request) string {
+	if u := r.RequestURI; u != "" && u[0] == '/' {
+		for i := 0; i < len(u); i++ {
+			if u[i] == '?' {
+				return u[:i]
+			}
+		}
+		return u
+	}
+	return r.URL.EscapedPath()
+}
