@@ -48,7 +48,7 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	case d.Side == routing.SideNew:
 		t := d.Target()
 		sc.Target = t.String()
-		p.forward(w, r, &d, sc.Target, p.newSide(t))
+		p.toNew(w, r, &d, sc.Target, p.newSide(t))
 	default:
 		sc.Target = "legacy"
 		p.forward(w, r, &d, "legacy", p.legacy)

@@ -55,6 +55,8 @@ type Options struct {
 	// MaxInFlightPerTarget sheds requests beyond this many in flight to one
 	// target (0: no cap).
 	MaxInFlightPerTarget int
+	// Breaker guards the new targets (nil: always try them).
+	Breaker Breaker
 }
 
 func (o *Options) fill() {
@@ -89,13 +91,14 @@ func (o *Options) fill() {
 
 // Proxy is the public listener's handler.
 type Proxy struct {
-	opts    Options
-	ids     *idSource
-	metrics *Metrics
-	legacy  *httputil.ReverseProxy
-	remotes remoteCache
-	flight  *inflight
-	handler http.Handler
+	opts     Options
+	ids      *idSource
+	metrics  *Metrics
+	legacy   *httputil.ReverseProxy
+	remotes  remoteCache
+	flight   *inflight
+	fallback *fallbackMetrics
+	handler  http.Handler
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -105,6 +108,7 @@ func New(opts Options) *Proxy {
 	opts.fill()
 	p := &Proxy{opts: opts, ids: newIDSource(), metrics: NewMetrics(opts.Registerer)}
 	p.flight = newInflight(opts.MaxInFlightPerTarget, opts.Registerer)
+	p.fallback = newFallbackMetrics(opts.Registerer)
 	p.legacy = p.reverseProxy(opts.Legacy, "legacy")
 	p.handler = p.chain()
 	return p

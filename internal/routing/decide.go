@@ -34,6 +34,21 @@ func (c Call) Dest() string {
 	return "legacy"
 }
 
+// Safe says whether repeating the request has no effect: every call is a
+// tRPC query, or the route is declared safe. It is never guessed from the
+// method (legacy has destructive GETs).
+func (d *Decision) Safe() bool {
+	if d.TRPC != nil {
+		for _, c := range d.Calls {
+			if c.Kind != KindQuery {
+				return false
+			}
+		}
+		return len(d.Calls) > 0
+	}
+	return d.Route != nil && d.Route.Safe
+}
+
 // Target is where a request that is not split goes when Side is SideNew.
 func (d *Decision) Target() Target {
 	if d.Route != nil {
