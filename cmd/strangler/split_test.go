@@ -296,3 +296,17 @@ func rawStatus(t *testing.T, addr, raw string) int {
 }
 
 func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+// TestSplitQueriesFallBackWhenTheNewSideIsDown: the new side's share of a
+// split batch of queries is answered by legacy when the new side is gone.
+func TestSplitQueriesFallBackWhenTheNewSideIsDown(t *testing.T) {
+	f := newSplitFixture(t)
+	target := batchQ + url.QueryEscape(stepsIn)
+	alone := send(t, f.legacy.URL, "GET", target, "", "")
+	f.flip(t, "new", "nanopore.getAll", "nanopore.getProcessingSteps")
+	f.other.Kill()
+	via := send(t, f.proxy.PublicURL(), "GET", target, "", "")
+	if via.status != alone.status || maskTS(via.body) != maskTS(alone.body) {
+		t.Fatalf("with the new side down:\nlegacy alone %d %s\nproxy        %d %s", alone.status, alone.body, via.status, via.body)
+	}
+}

@@ -58,6 +58,7 @@ func (p *Proxy) split(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		}()
 	}
 	wg.Wait()
+	p.retryFailedParts(r, d, parts)
 	entries := make([]trpc.Entry, len(d.Calls))
 	var head http.Header
 	for _, pt := range parts {
@@ -80,6 +81,29 @@ func (p *Proxy) split(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		}
 	}
 	p.writeJoined(w, d, head, entries)
+}
+
+// retryFailedParts sends a new side's share again to legacy when that side
+// failed as a whole (5xx or no answer) and the share holds only queries.
+func (p *Proxy) retryFailedParts(r *http.Request, d *routing.Decision, parts []*part) {
+	for _, pt := range parts {
+		if pt.dest == "legacy" || pt.rec.status < 500 && pt.rec.status != 0 {
+			continue
+		}
+		safe := true
+		for _, ci := range pt.sub.Calls {
+			safe = safe && d.Calls[ci].Kind == routing.KindQuery
+		}
+		if !safe {
+			continue
+		}
+		p.fallback.fallbacks.WithLabelValues(d.Label, pt.dest, "new_side_failed").Inc()
+		pt.dest, pt.handler, pt.rec = "legacy", p.legacy, newBufferedResponse()
+		func() {
+			defer recoverPart(pt)
+			pt.handler.ServeHTTP(pt.rec, subRequest(r, pt.sub))
+		}()
+	}
 }
 
 // parts groups the calls by destination, in order of first appearance.
