@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -197,13 +196,14 @@ func trustedNetworks(cfg *config.Config) []netip.Prefix {
 
 func (m *Main) openProxy() {
 	cfg := m.Config
-	legacy, _ := url.Parse(cfg.LegacyURL) // validated by config.Load
+	legacy, _ := routing.ParseURLs(cfg.LegacyURL) // validated by config.Load
 	handlers := map[string]http.Handler{}
 	for name, svc := range m.mounted {
 		handlers[name] = svc.Handler()
 	}
 	m.proxy = proxy.New(proxy.Options{
-		Legacy:                legacy,
+		Legacy:                legacy[0],
+		MoreLegacy:            legacy[1:],
 		DialTimeout:           cfg.Upstream.DialTimeout,
 		ResponseHeaderTimeout: cfg.Upstream.ResponseHeaderTimeout,
 		IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
@@ -221,8 +221,10 @@ func (m *Main) openProxy() {
 		MaxInFlightPerTarget:  cfg.Limits.MaxInFlightPerTarget,
 	})
 	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
-	healthURL := strings.TrimSuffix(cfg.LegacyURL, "/") + cfg.Health.LegacyPath
-	m.health.Add("legacy", guard.HTTPProbe(&http.Client{Transport: m.proxy.Transport()}, healthURL))
+	client := &http.Client{Transport: m.proxy.Transport()}
+	for _, inst := range m.proxy.Instances() {
+		m.health.Add(inst.Name, guard.HTTPProbe(client, strings.TrimSuffix(inst.URL.String(), "/")+cfg.Health.LegacyPath))
+	}
 	for name, svc := range m.mounted {
 		m.health.Add("service:"+name, svc.Health)
 	}
@@ -304,6 +306,7 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go m.health.Run(bg)
+	go m.followHealth(bg)
 	m.flags.run(bg, m.router, m.Logger)
 	go m.watchConfig(bg)
 	g.Go(func() error { return serve(m.public, m.publicLn) })
@@ -334,6 +337,25 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info().Msg("stopped")
 	return nil
+}
+
+// followHealth hands the health checks' results to the load balancer, so
+// that unhealthy instances stop getting requests.
+func (m *Main) followHealth(ctx context.Context) {
+	t := time.NewTicker(m.Config.Health.Interval / 2)
+	defer t.Stop()
+	for {
+		for _, st := range m.health.Statuses() {
+			if st.Checked {
+				m.proxy.SetHealthy(st.Target, st.Healthy)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func serve(s *http.Server, ln net.Listener) error {

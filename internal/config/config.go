@@ -17,6 +17,9 @@ type Config struct {
 	// AdminListen is the admin listener's address: metrics, health, admin API.
 	AdminListen string `mapstructure:"admin_listen"`
 	// LegacyURL is the base URL of the legacy monolith (STRANGLER_LEGACY_URL).
+	// Several instances may be given separated by commas: requests are
+	// balanced over the healthy ones, and a legacy session (admin_session
+	// cookie or bearer token) sticks to one instance.
 	LegacyURL string `mapstructure:"legacy_url"`
 	// DatabaseURL is the proxy's own PostgreSQL database (STRANGLER_DATABASE_URL).
 	// Empty means no database: flags come from the config file alone.

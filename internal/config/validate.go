@@ -23,8 +23,10 @@ func (c *Config) Validate() Problems {
 			add(key, "%v", err)
 		}
 	}
-	if err := checkHTTPURL(c.LegacyURL); err != nil {
-		add("legacy_url", "%v", err)
+	for _, u := range strings.Split(c.LegacyURL, ",") {
+		if err := checkHTTPURL(strings.TrimSpace(u)); err != nil {
+			add("legacy_url", "%v", err)
+		}
 	}
 	for key, u := range map[string]string{"database_url": c.DatabaseURL, "legacy_database_url": c.LegacyDatabaseURL} {
 		if u == "" {

@@ -3,7 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -133,11 +133,14 @@ func (p *Proxy) newSide(t routing.Target) http.Handler {
 		})
 	}
 	if v, ok := p.remotes.Load(t.Name); ok {
-		return v.(*httputil.ReverseProxy)
+		return v.(*instances)
 	}
-	rp := p.reverseProxy(t.URL, t.String())
-	v, _ := p.remotes.LoadOrStore(t.Name, rp)
-	return v.(*httputil.ReverseProxy)
+	urls := t.URLs
+	if len(urls) == 0 && t.URL != nil {
+		urls = []*url.URL{t.URL}
+	}
+	v, _ := p.remotes.LoadOrStore(t.Name, p.newInstances(t.String(), urls))
+	return v.(*instances)
 }
 
 var errNoService = &serviceMissing{}

@@ -23,6 +23,9 @@ import (
 type Options struct {
 	// Legacy is the monolith's base URL. Required.
 	Legacy *url.URL
+	// MoreLegacy are further legacy instances, load-balanced with Legacy
+	// (sessions stick to one instance).
+	MoreLegacy []*url.URL
 	// DialTimeout bounds connecting to an upstream (default 5s).
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds waiting for answer headers (default 30s).
@@ -94,7 +97,7 @@ type Proxy struct {
 	opts     Options
 	ids      *idSource
 	metrics  *Metrics
-	legacy   *httputil.ReverseProxy
+	legacy   *instances
 	remotes  remoteCache
 	flight   *inflight
 	fallback *fallbackMetrics
@@ -109,7 +112,7 @@ func New(opts Options) *Proxy {
 	p := &Proxy{opts: opts, ids: newIDSource(), metrics: NewMetrics(opts.Registerer)}
 	p.flight = newInflight(opts.MaxInFlightPerTarget, opts.Registerer)
 	p.fallback = newFallbackMetrics(opts.Registerer)
-	p.legacy = p.reverseProxy(opts.Legacy, "legacy")
+	p.legacy = p.newInstances("legacy", append([]*url.URL{opts.Legacy}, opts.MoreLegacy...))
 	p.handler = p.chain()
 	return p
 }

@@ -95,7 +95,10 @@ type Target struct {
 	Kind TargetKind
 	// Name is the service name (TargetService) or the URL text (TargetURL).
 	Name string
+	// URL is the first instance of a remote target; URLs lists them all
+	// (a target may name several instances, separated by commas).
 	URL  *url.URL
+	URLs []*url.URL
 }
 
 func (t Target) String() string {
@@ -120,11 +123,24 @@ func parseTarget(s string, services map[string]bool) (Target, error) {
 		}
 		return Target{Kind: TargetService, Name: name}, nil
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Target{}, fmt.Errorf("target %q is neither service:NAME nor an http(s) URL", s)
+	urls, err := ParseURLs(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q is neither service:NAME nor http(s) URLs: %v", s, err)
 	}
-	return Target{Kind: TargetURL, Name: s, URL: u}, nil
+	return Target{Kind: TargetURL, Name: s, URL: urls[0], URLs: urls}, nil
+}
+
+// ParseURLs reads one or more http(s) base URLs separated by commas.
+func ParseURLs(s string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, part := range strings.Split(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%q is not an http(s) URL", part)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // Route is one compiled, immutable route.
