@@ -55,6 +55,19 @@
 // schema, so a database without it fails instead of reaching the legacy
 // tables in public.
 //
+// # Dual writes (package dualwrite)
+//
+// As the primary (its write group in new mode), every write also inserts
+// one samples.outbox row per row it wrote, in the same statement (a
+// data-modifying CTE, see outboxed in sql.go), so that a change and its
+// outbox row commit together; the proxy's relay copies the changed sample
+// into the legacy tables. A call whose context carries
+// dualwrite.WithSecondary is the proxy replaying a write legacy already
+// answered: it writes no outbox row, and a create takes legacy's id
+// (Secondary.CreateID) so that both stores keep the same keys. Copies into
+// this schema set strangler.copying for their transaction, which makes the
+// updated_at trigger keep the copied value (migrations/samples/0003).
+//
 // # Requirements on the pool
 //
 // Results are requested in binary format (pgx.QueryResultFormats); with a

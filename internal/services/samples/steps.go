@@ -26,7 +26,7 @@ func (s *Service) GetProcessingSteps(ctx context.Context, sampleID string) (*Str
 // 3.6 for a sample, in one transaction, and opens a Stream of them. Calling
 // it twice inserts sixteen, as legacy's code would: it does not de-duplicate.
 func (s *Service) CreateDefaultProcessingSteps(ctx context.Context, sampleID string) (*Stream, error) {
-	st, err := s.openStream(ctx, stepColumns, sqlCreateSteps, sampleID, s.clock(), defaultStepNames, defaultStepHours)
+	st, err := s.openStream(ctx, stepColumns, sqlCreateSteps, sampleID, s.clock(), defaultStepNames, defaultStepHours, outbox(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ type stepChange struct {
 func (s *Service) appendStep(ctx context.Context, buf []byte, stepID string, c stepChange) ([]byte, error) {
 	return s.appendOne(ctx, buf, stepColumns, msgStepNotFound, sqlUpdateStep, stepID,
 		c.status, c.started, c.completed, c.setAssigned, c.assigned, c.setNotes, c.notes,
-		c.setHours, c.hours, c.setResults, c.results)
+		c.setHours, c.hours, c.setResults, c.results, outbox(ctx))
 }
 
 // AppendUpdateProcessingStep writes the given fields of a step.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/nanopore/strangler/internal/dualwrite"
 	"github.com/nanopore/strangler/internal/trpc"
 	"github.com/nanopore/strangler/internal/validate"
 )
@@ -119,12 +120,27 @@ func (s *Service) AppendCreate(ctx context.Context, buf []byte, in CreateInput) 
 		priority = "normal"
 	}
 	id := uuid.New()
+	sec, secondary := dualwrite.SecondaryFrom(ctx)
+	if secondary {
+		// Replaying legacy's create: same id, so that both stores agree.
+		if legacyID, err := uuid.Parse(sec.CreateID); err == nil {
+			id = legacyID
+		}
+	}
 	return s.appendOne(ctx, buf, sampleColumns, msgSampleNotFound, sqlCreate,
 		[16]byte(id), in.SampleName, nullString(in.ProjectID), in.SubmitterName,
 		in.SubmitterEmail, nullString(in.LabName), in.SampleType, nullString(in.SampleBuffer),
 		nullNumber(in.Concentration), nullNumber(in.Volume), nullNumber(in.TotalAmount),
 		nullString(in.FlowCellType), int32(count), priority, nullString(in.AssignedTo),
-		nullString(in.LibraryPrepBy), s.clock(), in.ChartField)
+		nullString(in.LibraryPrepBy), s.clock(), in.ChartField, !secondary)
+}
+
+// outbox says whether a write writes its outbox row: yes when the service
+// is the primary, no for a secondary execution (dualwrite.WithSecondary),
+// whose change legacy already holds.
+func outbox(ctx context.Context) bool {
+	_, secondary := dualwrite.SecondaryFrom(ctx)
+	return !secondary
 }
 
 // AppendUpdate writes the given fields of a sample (contract 4.4) and
@@ -147,7 +163,7 @@ func (s *Service) AppendUpdate(ctx context.Context, buf []byte, in UpdateInput) 
 		in.ID, d.SampleName, d.ProjectID, d.SubmitterName, d.SubmitterEmail, d.LabName,
 		d.SampleType, d.SampleBuffer, d.Concentration.Set, numberArg(d.Concentration),
 		d.Volume.Set, numberArg(d.Volume), total, d.FlowCellType, count, d.Status,
-		d.Priority, d.AssignedTo, d.LibraryPrepBy, s.clock())
+		d.Priority, d.AssignedTo, d.LibraryPrepBy, s.clock(), outbox(ctx))
 }
 
 // numberArg is the SQL value of a given Number: NULL or its JS text.
@@ -162,7 +178,7 @@ func numberArg(n Number) any {
 // (contract 4.5), then appends the updated Sample.
 func (s *Service) AppendAssign(ctx context.Context, buf []byte, in AssignInput) ([]byte, error) {
 	return s.appendOne(ctx, buf, sampleColumns, msgSampleNotFound, sqlAssign,
-		in.ID, in.AssignedTo, nullString(in.LibraryPrepBy))
+		in.ID, in.AssignedTo, nullString(in.LibraryPrepBy), outbox(ctx))
 }
 
 // AppendUpdateStatus sets a status with its side timestamps (contract 3.1,
@@ -176,11 +192,11 @@ func (s *Service) AppendUpdateStatus(ctx context.Context, buf []byte, in UpdateS
 // Delete removes a sample and, by cascade, its steps, details and
 // attachments (contract 4.7). An unknown id is 404 with the id as sent.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, sqlDelete, id)
-	if err != nil {
+	var n int64
+	if err := s.pool.QueryRow(ctx, sqlDelete, id, outbox(ctx)).Scan(&n); err != nil {
 		return mapError(err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return trpc.Errorf(trpc.NotFound, "Sample with ID '"+id+"' not found")
 	}
 	return nil
