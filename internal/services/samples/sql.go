@@ -72,7 +72,7 @@ var sqlCreate = outboxed(`INSERT INTO samples.nanopore_samples (id, sample_name,
 VALUES ($1, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar,
  $8::varchar, $9::numeric, $10::numeric, $11::numeric, $12::varchar, $13::integer,
  'submitted', $14::varchar, $15::varchar, $16::varchar, $17::timestamptz, $17::timestamptz,
- $17::timestamptz, '` + DemoUserID + `', $18::varchar)`, 19, "nanopore_samples", "id", "upsert", sampleSelect, "")
+ $17::timestamptz, '`+DemoUserID+`', $18::varchar)`, 19, "nanopore_samples", "id", "upsert", sampleSelect, "")
 
 // sqlUpdate writes only the given fields in one statement (a NULL parameter
 // keeps the column), so that concurrent updates of different fields never
