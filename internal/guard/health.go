@@ -166,3 +166,12 @@ func (c *Checker) Statuses() []Status {
 	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
 	return out
 }
+
+// Failures returns a target's consecutive failed checks, and whether the
+// target is checked at all (the guard's health signal).
+func (c *Checker) Failures(target string) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, ok := c.status[target]
+	return st.ConsecutiveFailures, ok
+}
