@@ -27,6 +27,10 @@ type Route struct {
 	// ("samples"): a write group has one mode at a time, and flipping one of
 	// its routes flips them all.
 	WriteGroup string `mapstructure:"write_group"`
+	// Auth, when set, requires a valid OIDC/JWT bearer token from Issuer on
+	// this route; the verified identity reaches the upstream as X-User-Id,
+	// X-User-Email and X-User-Role (client-sent values are always dropped).
+	Auth *RouteAuth `mapstructure:"auth"`
 	// Deny answers 403 for every method and never forwards. It is a property
 	// of the route, not a mode: no flip, rollback or guard opens it.
 	Deny bool `mapstructure:"deny"`
@@ -73,4 +77,13 @@ type Procedure struct {
 	Name string `mapstructure:"name" json:"name,omitempty"`
 	// Kind is query or mutation.
 	Kind string `mapstructure:"kind" json:"kind,omitempty"`
+}
+
+// RouteAuth says which tokens a route accepts.
+type RouteAuth struct {
+	Issuer string `mapstructure:"issuer" json:"issuer"`
+	// Audience is the required "aud" (empty: any).
+	Audience string `mapstructure:"audience" json:"audience,omitempty"`
+	// RolesClaim names the claim holding roles ("roles", "realm_access.roles").
+	RolesClaim string `mapstructure:"roles_claim" json:"roles_claim,omitempty"`
 }

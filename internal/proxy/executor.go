@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,19 +28,24 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.opts.Router.Decide(r)
 	sc.Route = d.Label
-	stripInternalHeaders(r.Header)
+	stripClientIdentity(r.Header)
 	if d.TooLong {
 		sc.Target = "proxy"
 		p.writeJSON(w, r, http.StatusRequestURITooLong, "uri_too_long", "The request path is longer than the proxy accepts.")
+		return
+	}
+	if d.Side == routing.SideDeny {
+		sc.Target = "deny"
+		p.writeDeny(w, r, d.Route)
+		return
+	}
+	if !p.authenticate(w, r, &d) {
 		return
 	}
 	if d.BucketCookie != "" {
 		http.SetCookie(w, p.bucketCookie(r, d.BucketCookie))
 	}
 	switch {
-	case d.Side == routing.SideDeny:
-		sc.Target = "deny"
-		p.writeDeny(w, r, d.Route)
 	case d.Split:
 		sc.Target = "split"
 		p.split(w, r, &d)
@@ -71,17 +75,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *routing.Decis
 func (p *Proxy) admin(w http.ResponseWriter, d *routing.Decision, target string) {
 	if d.Admin {
 		w.Header().Set(routing.TargetHeader, target)
-	}
-}
-
-// stripInternalHeaders drops the proxy's own request headers (admin token,
-// forced side, shadow marker, ...) so that no client can send them on to an
-// upstream.
-func stripInternalHeaders(h http.Header) {
-	for k := range h {
-		if strings.HasPrefix(k, "X-Strangler-") {
-			delete(h, k)
-		}
 	}
 }
 

@@ -94,14 +94,15 @@ func (o *Options) fill() {
 
 // Proxy is the public listener's handler.
 type Proxy struct {
-	opts     Options
-	ids      *idSource
-	metrics  *Metrics
-	legacy   *instances
-	remotes  remoteCache
-	flight   *inflight
-	fallback *fallbackMetrics
-	handler  http.Handler
+	opts      Options
+	ids       *idSource
+	metrics   *Metrics
+	legacy    *instances
+	remotes   remoteCache
+	flight    *inflight
+	fallback  *fallbackMetrics
+	verifiers verifiers
+	handler   http.Handler
 }
 
 var _ http.Handler = (*Proxy)(nil)

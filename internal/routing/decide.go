@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -47,6 +48,20 @@ func (d *Decision) Safe() bool {
 		return len(d.Calls) > 0
 	}
 	return d.Route != nil && d.Route.Safe
+}
+
+// Auth returns the token requirement of the request's routes: the route's,
+// or the first call's that has one.
+func (d *Decision) Auth() *config.RouteAuth {
+	if d.Route != nil && d.Route.Auth != nil {
+		return d.Route.Auth
+	}
+	for _, c := range d.Calls {
+		if c.Route != nil && c.Route.Auth != nil {
+			return c.Route.Auth
+		}
+	}
+	return nil
 }
 
 // Target is where a request that is not split goes when Side is SideNew.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/nanopore/strangler/internal/config"
 )
 
 // Mode is a route's state, the value of its flag.
@@ -158,7 +160,9 @@ type Route struct {
 	DenyReason     string
 	// WriteGroup is the write group the route belongs to ("" = none).
 	WriteGroup string
-	AllowFrom  []netip.Prefix
+	// Auth, when set, requires a verified bearer token.
+	Auth      *config.RouteAuth
+	AllowFrom []netip.Prefix
 
 	match matcher
 	// procedures this route takes, with their kinds (tRPC routes only).

@@ -117,7 +117,12 @@ func compileRoute(i int, rc config.Route, services map[string]bool) (*Route, err
 		return nil, err
 	}
 	r := &Route{Index: i, ID: rc.ID, Flag: rc.Flag, Safe: rc.Safe, Deny: rc.Deny, DenyReason: rc.DenyReason, match: m,
-		DefaultPercent: rc.DefaultPercent, WriteGroup: rc.WriteGroup}
+		DefaultPercent: rc.DefaultPercent, WriteGroup: rc.WriteGroup, Auth: rc.Auth}
+	if rc.Auth != nil {
+		if err := checkHTTPURLString(rc.Auth.Issuer); err != nil {
+			return nil, fmt.Errorf("auth.issuer: %w", err)
+		}
+	}
 	if r.Flag == "" {
 		r.Flag = rc.ID
 	}
@@ -167,6 +172,13 @@ func compileRoute(i int, rc config.Route, services map[string]bool) (*Route, err
 		}
 	}
 	return r, nil
+}
+
+func checkHTTPURLString(s string) error {
+	if _, err := ParseURLs(s); err != nil || strings.Contains(s, ",") {
+		return fmt.Errorf("must be one http(s) URL, got %q", s)
+	}
+	return nil
 }
 
 func parseKind(p config.Procedure) (Kind, error) {
