@@ -309,8 +309,8 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followHealth(bg)
 	m.flags.run(bg, m.router, m.Logger)
 	go m.watchConfig(bg)
-	g.Go(func() error { return serve(m.public, m.publicLn) })
-	g.Go(func() error { return serve(m.adminSrv, m.adminLn) })
+	g.Go(func() error { return serve(m.public, m.publicLn, m.Config.TLS) })
+	g.Go(func() error { return serve(m.adminSrv, m.adminLn, m.Config.AdminTLS) })
 	g.Go(func() error {
 		<-gctx.Done()
 		m.admin.SetReady(false)
@@ -358,8 +358,15 @@ func (m *Main) followHealth(ctx context.Context) {
 	}
 }
 
-func serve(s *http.Server, ln net.Listener) error {
-	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+// serve serves one listener, over TLS when it is configured.
+func serve(s *http.Server, ln net.Listener, t config.TLS) error {
+	var err error
+	if t.Enabled() {
+		err = s.ServeTLS(ln, t.CertFile, t.KeyFile)
+	} else {
+		err = s.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -386,7 +393,14 @@ func (m *Main) Close() error {
 }
 
 // PublicURL is the public listener's base URL.
-func (m *Main) PublicURL() string { return "http://" + m.PublicAddr() }
+func (m *Main) PublicURL() string { return scheme(m.Config.TLS) + m.PublicAddr() }
 
 // AdminURL is the admin listener's base URL.
-func (m *Main) AdminURL() string { return "http://" + m.AdminAddr() }
+func (m *Main) AdminURL() string { return scheme(m.Config.AdminTLS) + m.AdminAddr() }
+
+func scheme(t config.TLS) string {
+	if t.Enabled() {
+		return "https://"
+	}
+	return "http://"
+}

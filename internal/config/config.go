@@ -43,6 +43,11 @@ type Config struct {
 	Routes []Route `mapstructure:"routes"`
 
 	Canary   Canary   `mapstructure:"canary"`
+	// TLS serves the public listener over HTTPS when both files are set.
+	TLS TLS `mapstructure:"tls"`
+	// AdminTLS does the same for the admin listener.
+	AdminTLS TLS `mapstructure:"admin_tls"`
+
 	Server   Server   `mapstructure:"server"`
 	Upstream Upstream `mapstructure:"upstream"`
 	Health   Health   `mapstructure:"health"`
@@ -61,6 +66,15 @@ type Health struct {
 	// (legacy contract section 10), so it must not be used.
 	LegacyPath string `mapstructure:"legacy_path"`
 }
+
+// TLS names a certificate and its key (PEM files). Both empty: plain HTTP.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// Enabled says whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Canary configures how users are kept on one side in canary mode.
 type Canary struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -96,6 +97,18 @@ func (c *Config) Validate() Problems {
 		add("canary.cookie_max_age", "must be a positive duration")
 	}
 	c.Limits.validate(add)
+	for key, t := range map[string]TLS{"tls": c.TLS, "admin_tls": c.AdminTLS} {
+		if !t.Enabled() {
+			continue
+		}
+		if t.CertFile == "" || t.KeyFile == "" {
+			add(key, "set both cert_file and key_file (or neither)")
+			continue
+		}
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			add(key, "cannot load the certificate: %v", err)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
