@@ -152,12 +152,11 @@ func (n *Normal) ClassifyTRPC(side Side, procs []string, batch bool, status int,
 // entry classifies one envelope starting at b[i] ('{') and returns where it
 // ends, or -1 when it is cut off or malformed.
 func (n *Normal) entry(side Side, proc string, b []byte, i int) (Outcome, int) {
-	end := skipValue(b, i)
+	errObj, end := scanObject(b, i, "error")
 	if end < 0 {
 		return OutcomeOK, -1
 	}
-	errObj, ok := member(b, i, "error")
-	if !ok {
+	if errObj < 0 {
 		return OutcomeOK, end
 	}
 	status, ok := httpStatus(b, errObj)

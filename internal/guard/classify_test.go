@@ -152,3 +152,46 @@ func FuzzClassifyMatchesParseBatch(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkObserveParallel(b *testing.B) {
+	g := New(Options{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g.Observe("nanopore.getAll", "nanopore.getAll", SideNew, OutcomeOK, 3*time.Millisecond)
+		}
+	})
+}
+
+func BenchmarkClassifyTRPCBatch(b *testing.B) {
+	n := shippedNormal()
+	body := []byte("[" + okEntry + "," + notFoundEntry + "," + dbDownEntry + "," + zodEntry + "]")
+	procs := []string{"nanopore.getAll", "nanopore.update", "nanopore.update", "nanopore.create"}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var buf [8]Outcome
+		_ = n.ClassifyTRPC(SideNew, procs, true, 207, body, buf[:0])
+	}
+}
+
+// BenchmarkClassifyTRPCLarge reads a 1 MiB getAll answer (the scanner skips
+// the data without building it).
+func BenchmarkClassifyTRPCLarge(b *testing.B) {
+	n := shippedNormal()
+	row := `{"id":"3f2c9a4e-1b7d-4c1a-9e0b-8a7f6d5c4b3a","sample_name":"S-1","status":"submitted","notes":"a \"quoted\" note"},`
+	body := []byte(`[{"result":{"data":[`)
+	for len(body) < 1<<20 {
+		body = append(body, row...)
+	}
+	body = append(body[:len(body)-1], "]}}]"...)
+	procs := []string{"nanopore.getAll"}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var buf [1]Outcome
+		if o := n.ClassifyTRPC(SideNew, procs, true, 200, body, buf[:0]); o[0] != OutcomeOK {
+			b.Fatal(o)
+		}
+	}
+}

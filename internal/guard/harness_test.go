@@ -69,18 +69,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // env is one test's database and clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	pool  *pgxpool.Pool
 	clock *fakeClock
 	flags *flags.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvOn(t, testutil.CreateDB(t))
 }
 
-func newEnvOn(t *testing.T, url string) *env {
+func newEnvOn(t testing.TB, url string) *env {
 	t.Helper()
 	pool := testutil.Pool(t, url)
 	if _, err := store.Migrate(context.Background(), pool); err != nil {

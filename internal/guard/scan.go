@@ -74,31 +74,43 @@ func isDelim(c byte) bool {
 // member returns where the value of key starts in the object at b[i], and
 // whether the object has that key (with no escapes in its name).
 func member(b []byte, i int, key string) (int, bool) {
+	v, _ := scanObject(b, i, key)
+	return v, v >= 0
+}
+
+// scanObject walks the object at b[i] once: it returns where the value of
+// key starts (-1 when absent) and where the object ends (-1 when it is cut
+// off or malformed).
+func scanObject(b []byte, i int, key string) (value, end int) {
+	value = -1
 	if i >= len(b) || b[i] != '{' {
-		return 0, false
+		return -1, -1
 	}
 	i = skipSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
-		end := skipString(b, i)
-		if end < 0 {
-			return 0, false
+		nameEnd := skipString(b, i)
+		if nameEnd < 0 {
+			return value, -1
 		}
-		name := b[i+1 : end-1]
-		i = skipSpace(b, end)
+		name := b[i+1 : nameEnd-1]
+		i = skipSpace(b, nameEnd)
 		if i >= len(b) || b[i] != ':' {
-			return 0, false
+			return value, -1
 		}
 		i = skipSpace(b, i+1)
-		if string(name) == key {
-			return i, i < len(b)
+		if value < 0 && string(name) == key && i < len(b) {
+			value = i
 		}
 		if i = skipValue(b, i); i < 0 {
-			return 0, false
+			return value, -1
 		}
 		i = skipSpace(b, i)
 		if i < len(b) && b[i] == ',' {
 			i = skipSpace(b, i+1)
 		}
 	}
-	return 0, false
+	if i < len(b) && b[i] == '}' {
+		return value, i + 1
+	}
+	return value, -1
 }
