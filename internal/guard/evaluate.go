@@ -19,6 +19,9 @@ type watched struct {
 	// members are the routes a trip rolls back (the write group).
 	members []string
 	state   *routeState
+	// baselineOnly: the route is in legacy mode; its window only updates
+	// legacy's baseline.
+	baselineOnly bool
 }
 
 // Evaluate runs one round: it sums every replica's window of each route
@@ -40,7 +43,7 @@ func (g *Guard) Evaluate(ctx context.Context) []Event {
 	var events []Event
 	done := map[string]bool{}
 	for _, w := range routes {
-		if done[w.tripKey] || w.state.tripped {
+		if done[w.tripKey] || w.state.tripped || w.baselineOnly {
 			continue
 		}
 		v, ok := g.judge(w, wins, base)
@@ -57,7 +60,9 @@ func (g *Guard) Evaluate(ctx context.Context) []Event {
 	return events
 }
 
-// watch lists the guarded routes out of legacy and moves each route's epoch
+// watch lists the guarded routes out of legacy, and the routes in legacy
+// mode whose baseline is due (legacy serves them: its error rate and p99
+// are recorded for when it no longer does), and moves each route's epoch
 // when its flag changed.
 func (g *Guard) watch(now time.Time) []*watched {
 	all := g.opts.Routes()
@@ -78,10 +83,12 @@ func (g *Guard) watch(now time.Time) []*watched {
 			*st = routeState{version: r.Version, epoch: now}
 		}
 		rule, on := g.cfg.Rule(r.ID)
-		if !on || r.Mode == "legacy" || r.Mode == "" || r.Target == "" {
+		legacy := r.Mode == "legacy" || r.Mode == ""
+		if !on || r.Target == "" || legacy && now.Sub(g.baselined[r.ID]) < baselineEvery {
 			continue
 		}
-		w := &watched{RouteInfo: r, rule: rule, state: st, epoch: st.epoch, tripKey: r.ID, members: []string{r.ID}}
+		w := &watched{RouteInfo: r, rule: rule, state: st, epoch: st.epoch, tripKey: r.ID, members: []string{r.ID},
+			baselineOnly: legacy}
 		w.since = now.Add(time.Second - rule.Window) // whole seconds: the current one and window-1 before it
 		// Counts are per second: the second of the change may hold counts
 		// from before it, so the window starts after it.
@@ -177,36 +184,32 @@ func (g *Guard) judge(w *watched, wins map[string]*window, base map[string]map[s
 const baselineEvery = 10 * time.Second
 
 // saveBaselines records legacy's error rate per procedure and p99 per route
-// from the windows where legacy served enough of them.
+// from the windows where legacy served enough of them, at most once per
+// baselineEvery per route.
 func (g *Guard) saveBaselines(ctx context.Context, routes []*watched, wins map[string]*window, now time.Time) {
 	for _, w := range routes {
 		win := wins[w.ID]
 		if win == nil || now.Sub(g.baselined[w.ID]) < baselineEvery {
 			continue
 		}
+		g.baselined[w.ID] = now // tried: next in baselineEvery, saved or not
 		var all counts
-		saved := false
 		for proc, c := range win.legacy {
 			all.add(c)
 			if c.requests >= int64(w.rule.MinSamples) {
-				saved = g.saveBaseline(ctx, w.ID, proc, baseline{requests: c.requests, failures: c.failures, at: now}) || saved
+				g.saveBaseline(ctx, w.ID, proc, baseline{requests: c.requests, failures: c.failures, at: now})
 			}
 		}
 		if p, ok := all.p99(); ok && all.requests >= int64(w.rule.LatencyMinSamples) {
-			saved = g.saveBaseline(ctx, w.ID, "", baseline{requests: all.requests, failures: all.failures, p99: p, at: now}) || saved
-		}
-		if saved {
-			g.baselined[w.ID] = now
+			g.saveBaseline(ctx, w.ID, "", baseline{requests: all.requests, failures: all.failures, p99: p, at: now})
 		}
 	}
 }
 
-func (g *Guard) saveBaseline(ctx context.Context, route, proc string, b baseline) bool {
+func (g *Guard) saveBaseline(ctx context.Context, route, proc string, b baseline) {
 	if err := g.store.saveBaseline(ctx, route, proc, b); err != nil {
 		g.log.Warn().Err(err).Str("route", route).Msg("guard: legacy baseline not saved")
-		return false
 	}
-	return true
 }
 
 // prune deletes sample rows past the retention, once a minute.

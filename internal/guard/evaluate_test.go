@@ -185,6 +185,34 @@ func TestErrorsLegacyAlsoGives(t *testing.T) {
 	}
 }
 
+// TestBaselineRecordedBeforeTheFirstFlip: legacy's rate and p99 are
+// recorded while the route is still in legacy mode, so the first cutover
+// already compares with them.
+func TestBaselineRecordedBeforeTheFirstFlip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.guard(nil)
+	observe(g, "nanopore.getAll", SideLegacy, OutcomeFailure, 40*time.Millisecond, 20)
+	observe(g, "nanopore.getAll", SideLegacy, OutcomeOK, 40*time.Millisecond, 80)
+	if evs := evaluate(t, g); len(evs) != 0 {
+		t.Fatalf("a legacy route tripped: %+v", evs)
+	}
+	e.flip("nanopore.getAll", "new")
+	e.clock.Advance(time.Minute)
+	g.Evaluate(context.Background()) // sees the flip
+	e.clock.Advance(time.Second)
+	observe(g, "nanopore.getAll", SideNew, OutcomeFailure, 100*time.Millisecond, 6)
+	observe(g, "nanopore.getAll", SideNew, OutcomeOK, 100*time.Millisecond, 24)
+	if evs := evaluate(t, g); len(evs) != 0 {
+		t.Fatalf("failing as often as legacy did tripped: %+v", evs)
+	}
+	observe(g, "nanopore.getAll", SideNew, OutcomeOK, 2*time.Second, 30)
+	evs := evaluate(t, g)
+	if len(evs) != 1 || evs[0].Signal != SignalLatency || !strings.Contains(evs[0].Detail, "legacy p99 50ms (baseline of") {
+		t.Fatalf("p99 against legacy's recorded 50ms: %+v", evs)
+	}
+}
+
 // TestThreeReplicasSeeWhatOneWould: three replicas each see 4 failures, too
 // few alone; their windows are summed through the database, and exactly
 // one of them trips and records it, however many evaluate at once.
