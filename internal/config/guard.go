@@ -166,6 +166,7 @@ func DefaultGuard() Guard {
 			MismatchRate: 0.25, MismatchMinSamples: 20,
 			HealthFailures: 3, BreakerProbeFailures: 3,
 		},
+		Routes:       []GuardOverride{},
 		NormalErrors: defaultNormalErrors(),
 		Breaker: GuardBreaker{ConsecutiveFailures: 10, FailureRatio: 0.5, MinRequests: 20,
 			Interval: 10 * time.Second, OpenTimeout: 5 * time.Second, HalfOpenRequests: 1},
