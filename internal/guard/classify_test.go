@@ -85,12 +85,12 @@ func TestHotPathAllocations(t *testing.T) {
 	body := []byte("[" + okEntry + "," + notFoundEntry + "," + dbDownEntry + "]")
 	procs := []string{"nanopore.getAll", "nanopore.update", "nanopore.update"}
 	g.Observe("nanopore.update", "nanopore.update", SideNew, OutcomeFailure, time.Millisecond)
+	routes := procs
 	allocs := testing.AllocsPerRun(1000, func() {
-		var buf [8]Outcome
-		outs := g.ClassifyTRPC(SideNew, procs, true, 207, body, buf[:0])
-		for i, o := range outs {
-			g.Observe("nanopore.update", procs[i], SideNew, o, 3*time.Millisecond)
+		if o := g.ObserveTRPC(SideNew, routes, procs, true, 207, body, 3*time.Millisecond); o != OutcomeFailure {
+			t.Fatalf("worst outcome %v", o)
 		}
+		g.ObserveHTTP("files.list", SideNew, 502, time.Millisecond)
 		g.ObserveComparison("nanopore.update", "mismatch")
 	})
 	if allocs != 0 {
@@ -193,5 +193,28 @@ func BenchmarkClassifyTRPCLarge(b *testing.B) {
 		if o := n.ClassifyTRPC(SideNew, procs, true, 200, body, buf[:0]); o[0] != OutcomeOK {
 			b.Fatal(o)
 		}
+	}
+}
+
+// TestObserveTRPCCountsPerCall: each call of a batch counts under its own
+// route and procedure; unknown procedures (route "") are skipped.
+func TestObserveTRPCCountsPerCall(t *testing.T) {
+	g := New(Options{})
+	body := []byte("[" + okEntry + "," + notFoundEntry + "," + dbDownEntry + "," + zodEntry + "]")
+	routes := []string{"nanopore.getAll", "nanopore.update", "nanopore.update", ""}
+	procs := []string{"nanopore.getAll", "nanopore.update", "nanopore.update", "nanopore.nope"}
+	g.ObserveTRPC(SideNew, routes, procs, true, 207, body, time.Millisecond)
+	got := map[string]counts{}
+	for _, s := range g.obs.take() {
+		c := got[s.key.route+"/"+s.key.procedure+"/"+s.key.kind.String()]
+		c.add(&s.c)
+		got[s.key.route+"/"+s.key.procedure+"/"+s.key.kind.String()] = c
+	}
+	u, a := got["nanopore.update/nanopore.update/new"], got["nanopore.getAll/nanopore.getAll/new"]
+	if len(got) != 2 || u.requests != 2 || u.failures != 1 || u.normal != 1 || a.requests != 1 || a.failures != 0 {
+		t.Fatalf("counts %+v", got)
+	}
+	if left := g.obs.take(); len(left) != 0 {
+		t.Fatalf("take leaves %d samples behind", len(left))
 	}
 }

@@ -170,6 +170,32 @@ func (g *Guard) ObserveComparison(route, outcome string) {
 	}
 }
 
+// ObserveHTTP counts the answer of a route that is not tRPC by its status
+// and returns its outcome (for the breaker: ok unless OutcomeFailure).
+func (g *Guard) ObserveHTTP(route string, side Side, status int, latency time.Duration) Outcome {
+	o := ClassifyHTTP(status)
+	g.Observe(route, "", side, o, latency)
+	return o
+}
+
+// ObserveTRPC classifies a tRPC answer (or its first bytes) per call and
+// counts each call under its route: routes[i] is the route of procs[i]
+// ("" skips the call: an unknown procedure). It returns the worst outcome,
+// for the breaker. Nothing is allocated for batches of up to 16 calls.
+func (g *Guard) ObserveTRPC(side Side, routes, procs []string, batch bool, status int, body []byte, latency time.Duration) Outcome {
+	if g == nil {
+		return OutcomeOK
+	}
+	var buf [16]Outcome
+	outs := g.normal.ClassifyTRPC(side, procs, batch, status, body, buf[:0])
+	for i, o := range outs {
+		if i < len(routes) {
+			g.Observe(routes[i], procs[i], side, o, latency)
+		}
+	}
+	return Worst(outs)
+}
+
 // ClassifyTRPC classifies each call of a tRPC answer with the configured
 // normal errors (see Normal.ClassifyTRPC).
 func (g *Guard) ClassifyTRPC(side Side, procs []string, batch bool, status int, body []byte, out []Outcome) []Outcome {
