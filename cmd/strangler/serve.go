@@ -22,6 +22,7 @@ import (
 
 	"github.com/nanopore/strangler/internal/admin"
 	"github.com/nanopore/strangler/internal/config"
+	"github.com/nanopore/strangler/internal/flags"
 	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/logging"
 	"github.com/nanopore/strangler/internal/proxy"
@@ -86,6 +87,7 @@ type Main struct {
 	proxy    *proxy.Proxy
 	admin    *admin.Server
 	health   *guard.Checker
+	guard    *guard.Guard
 	publicLn net.Listener
 	adminLn  net.Listener
 	public   *http.Server
@@ -123,6 +125,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openRouter(table); err != nil {
 		return err
 	}
+	m.openGuard()
 	m.openProxy()
 	if m.publicLn, err = listen("listen", cfg.Listen); err != nil {
 		return err
@@ -194,6 +197,42 @@ func trustedNetworks(cfg *config.Config) []netip.Prefix {
 	return out
 }
 
+// openGuard builds the automatic-rollback guard: it counts answers, keeps a
+// breaker per new target, shares its windows through the database and rolls
+// routes back through the same path as `strangler rollback`.
+func (m *Main) openGuard() {
+	m.health = guard.NewChecker(m.Config.Health.Interval, m.Config.Health.Timeout, m.Logger, m.Registry)
+	m.guard = guard.New(guard.Options{
+		Config:  &m.Config.Guard,
+		Pool:    m.pool,
+		Replica: m.flags.replica.ID,
+		Routes:  m.guardRoutes,
+		Rollback: func(ctx context.Context, routes []string, meta flags.Meta) error {
+			_, err := m.control.Rollback(ctx, routes, false, meta)
+			return err
+		},
+		Health:     m.health.Failures,
+		Logger:     m.Logger.With().Str("component", "guard").Logger(),
+		Registerer: m.Registry,
+	})
+}
+
+// guardRoutes describes the routes to the guard: their modes and flags.
+func (m *Main) guardRoutes() []guard.RouteInfo {
+	st := m.router.State()
+	snap := m.flags.provider.Snapshot()
+	out := make([]guard.RouteInfo, 0, len(st.Table.Routes))
+	for _, r := range st.Table.Routes {
+		if r.Deny || r.Target.Kind == routing.TargetNone {
+			continue
+		}
+		f, _ := snap.Get(r.Flag)
+		out = append(out, guard.RouteInfo{ID: r.ID, Flag: r.Flag, Mode: st.Mode(r).Mode.String(),
+			Target: r.Target.String(), Group: r.WriteGroup, Version: f.Version, ChangedAt: f.ChangedAt})
+	}
+	return out
+}
+
 func (m *Main) openProxy() {
 	cfg := m.Config
 	legacy, _ := routing.ParseURLs(cfg.LegacyURL) // validated by config.Load
@@ -219,8 +258,9 @@ func (m *Main) openProxy() {
 		CanaryCookieMaxAge:    cfg.Canary.CookieMaxAge,
 		Limiter:               m.limiter(),
 		MaxInFlightPerTarget:  cfg.Limits.MaxInFlightPerTarget,
+		Breaker:               m.guard,
+		Observer:              m.guard,
 	})
-	m.health = guard.NewChecker(cfg.Health.Interval, cfg.Health.Timeout, m.Logger, m.Registry)
 	client := &http.Client{Transport: m.proxy.Transport()}
 	for _, inst := range m.proxy.Instances() {
 		m.health.Add(inst.Name, guard.HTTPProbe(client, strings.TrimSuffix(inst.URL.String(), "/")+cfg.Health.LegacyPath))
@@ -306,6 +346,7 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go m.health.Run(bg)
+	go m.guard.Run(bg) // with guard.enabled false it counts but never trips
 	go m.followHealth(bg)
 	m.flags.run(bg, m.router, m.Logger)
 	go m.watchConfig(bg)

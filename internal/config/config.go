@@ -52,6 +52,7 @@ type Config struct {
 	Upstream Upstream `mapstructure:"upstream"`
 	Health   Health   `mapstructure:"health"`
 	Limits   Limits   `mapstructure:"limits"`
+	Guard    Guard    `mapstructure:"guard"`
 	Log      Log      `mapstructure:"log"`
 }
 
@@ -157,6 +158,7 @@ func Default() Config {
 		},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, LegacyPath: "/health"},
 		Limits: DefaultLimits(),
+		Guard:  DefaultGuard(),
 		Log:    Log{Level: "info", Access: true},
 	}
 }

@@ -149,6 +149,9 @@ func decode(settings map[string]any, cfg *Config) Problems {
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           cfg,
 		WeaklyTypedInput: true,
+		// A configured list replaces the shipped one instead of being
+		// merged into it element by element.
+		ZeroFields: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
 			mapstructure.StringToSliceHookFunc(","),

@@ -97,6 +97,7 @@ func (c *Config) Validate() Problems {
 		add("canary.cookie_max_age", "must be a positive duration")
 	}
 	c.Limits.validate(add)
+	ps = append(ps, c.Guard.Problems()...)
 	for key, t := range map[string]TLS{"tls": c.TLS, "admin_tls": c.AdminTLS} {
 		if !t.Enabled() {
 			continue

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/trpc"
 )
@@ -59,16 +60,17 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward sends the whole request to one target, within its in-flight cap.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *routing.Decision, target string, h http.Handler) {
+// forward sends the whole request to one target, within its in-flight cap,
+// and reports the answer to the guard.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *routing.Decision, target string, h http.Handler) guard.Outcome {
 	release, ok := p.flight.acquire(target)
 	if !ok {
 		p.shed(w, r)
-		return
+		return guard.OutcomeOK
 	}
 	defer release()
 	p.admin(w, d, target)
-	h.ServeHTTP(w, r)
+	return p.observed(w, r, d, target, h)
 }
 
 // admin tells a request with a valid admin token which side answered.

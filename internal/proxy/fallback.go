@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/trpc"
 )
@@ -55,21 +56,17 @@ func (p *Proxy) toNew(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		return
 	}
 	if !safe {
-		rec := &statusOnly{ResponseWriter: w}
-		p.forward(rec, r, d, target, h)
-		done(rec.status < 500)
+		done(p.forward(w, r, d, target, h) != guard.OutcomeFailure)
 		return
 	}
 	body, ok := keepBody(r)
 	if !ok {
-		rec := &statusOnly{ResponseWriter: w}
-		p.forward(rec, r, d, target, h)
-		done(rec.status < 500)
+		done(p.forward(w, r, d, target, h) != guard.OutcomeFailure)
 		return
 	}
 	pw := &probeWriter{w: w, header: http.Header{}}
-	p.forward(pw, r, d, target, h)
-	done(!pw.failed)
+	o := p.forward(pw, r, d, target, h)
+	done(!pw.failed && o != guard.OutcomeFailure)
 	if pw.failed {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.fellBack(w, r, d, target, "new_side_failed")

@@ -101,4 +101,3 @@ func TestRouteTokensAreVerifiedAndTheIdentityPassedOn(t *testing.T) {
 		t.Fatalf("valid token: %d %v", resp.StatusCode, h)
 	}
 }
-

@@ -60,6 +60,8 @@ type Options struct {
 	MaxInFlightPerTarget int
 	// Breaker guards the new targets (nil: always try them).
 	Breaker Breaker
+	// Observer counts answers per route and side for the guard (nil: none).
+	Observer Observer
 }
 
 func (o *Options) fill() {

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
+	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/trpc"
 )
@@ -22,6 +24,7 @@ type part struct {
 	handler http.Handler
 	sub     trpc.SubRequest
 	rec     *bufferedResponse
+	took    time.Duration
 }
 
 // split sends each side its share of a tRPC batch in parallel and joins the
@@ -53,11 +56,13 @@ func (p *Proxy) split(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer recoverPart(pt)
-			pt.handler.ServeHTTP(pt.rec, subRequest(r, pt.sub))
+			p.runPart(r, pt)
 		}()
 	}
 	wg.Wait()
+	for _, pt := range parts {
+		p.report(d, sideOf(pt.dest), pt.sub.Calls, pt.rec.status, pt.rec.body.Bytes(), pt.took)
+	}
 	p.retryFailedParts(r, d, parts)
 	entries := make([]trpc.Entry, len(d.Calls))
 	var head http.Header
@@ -83,6 +88,14 @@ func (p *Proxy) split(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 	p.writeJoined(w, d, head, entries)
 }
 
+// runPart sends one side its share and times it.
+func (p *Proxy) runPart(r *http.Request, pt *part) {
+	start := p.opts.Now()
+	defer func() { pt.took = p.opts.Now().Sub(start) }()
+	defer recoverPart(pt)
+	pt.handler.ServeHTTP(pt.rec, subRequest(r, pt.sub))
+}
+
 // retryFailedParts sends a new side's share again to legacy when that side
 // failed as a whole (5xx or no answer) and the share holds only queries.
 func (p *Proxy) retryFailedParts(r *http.Request, d *routing.Decision, parts []*part) {
@@ -99,10 +112,8 @@ func (p *Proxy) retryFailedParts(r *http.Request, d *routing.Decision, parts []*
 		}
 		p.fallback.fallbacks.WithLabelValues(d.Label, pt.dest, "new_side_failed").Inc()
 		pt.dest, pt.handler, pt.rec = "legacy", p.legacy, newBufferedResponse()
-		func() {
-			defer recoverPart(pt)
-			pt.handler.ServeHTTP(pt.rec, subRequest(r, pt.sub))
-		}()
+		p.runPart(r, pt)
+		p.report(d, guard.SideLegacy, pt.sub.Calls, pt.rec.status, pt.rec.body.Bytes(), pt.took)
 	}
 }
 
