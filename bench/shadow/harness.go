@@ -117,6 +117,8 @@ type stats struct {
 	RSS        int64              `json:"rss"`
 	Outcomes   map[string]float64 `json:"outcomes"`
 	Skipped    map[string]float64 `json:"skipped"`
+	Queue      float64            `json:"queue"`
+	Inflight   float64            `json:"inflight_bytes"`
 }
 
 func statsHandler(reg *prometheus.Registry) http.Handler {
@@ -137,6 +139,10 @@ func statsHandler(reg *prometheus.Registry) http.Handler {
 					st.Outcomes[labels["outcome"]] += m.GetCounter().GetValue()
 				case "strangler_shadow_skipped_total":
 					st.Skipped[labels["reason"]] += m.GetCounter().GetValue()
+				case "strangler_shadow_queue_length":
+					st.Queue = m.GetGauge().GetValue()
+				case "strangler_shadow_inflight_bytes":
+					st.Inflight = m.GetGauge().GetValue()
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -130,4 +132,17 @@ func closedLoop(ctx context.Context, c *http.Client, url string, conns int, d ti
 	res.Elapsed = time.Since(start)
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	return res
+}
+
+// loadMain runs one open-loop load by hand and prints its latencies.
+func loadMain(args []string) error {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	url := fs.String("url", "", "target URL")
+	rate := fs.Float64("rate", 1000, "requests per second")
+	d := fs.Duration("duration", 10*time.Second, "how long")
+	_ = fs.Parse(args)
+	res := openLoop(context.Background(), newClient(), *url, *rate, *d)
+	fmt.Printf("%.0f req/s p50 %v p99 %v p99.9 %v max %v failed %d\n", res.rps(), res.pct(0.5), res.pct(0.99),
+		res.pct(0.999), res.pct(1), res.Failed)
+	return nil
 }

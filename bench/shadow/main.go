@@ -11,6 +11,7 @@
 //	shadowbench upstream -listen ADDR [-delay D]   legacy or new side
 //	shadowbench proxy -listen ADDR -legacy URL -new URL -mode M
 //	shadowbench run ...                            the driver
+//	shadowbench load -url URL -rate R -duration D  one open-loop run, by hand
 package main
 
 import (
@@ -31,6 +32,8 @@ func main() {
 		err = proxyMain(os.Args[2:])
 	case "run":
 		err = runMain(os.Args[2:])
+	case "load":
+		err = loadMain(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown part %q", os.Args[1])
 	}

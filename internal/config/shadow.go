@@ -150,7 +150,7 @@ const declaredFixesExpire = "2027-12-31"
 // of DESIGN.md ("Compatibility decisions") accepted.
 func DefaultShadow() Shadow {
 	return Shadow{
-		Workers: 256, Queue: 4096, Timeout: 5 * time.Second,
+		Workers: 256, Queue: 1024, Timeout: 5 * time.Second,
 		MaxBodyBytes: 1 << 20, MaxResponseBytes: 1 << 20, MaxInflightBytes: 128 << 20,
 		RelearnFraction: 0.02, NoiseRefresh: 30 * time.Second,
 		BreakerFailures: 20, BreakerPause: time.Second,

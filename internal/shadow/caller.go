@@ -3,9 +3,11 @@ package shadow
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
+	"strings"
 )
 
 // Caller sends a shadow request to one side and buffers its answer, at
@@ -37,31 +39,46 @@ func (c handlerCaller) Call(req *http.Request, limit int) (ex Exchange, err erro
 	return bw.exchange(), nil
 }
 
-// Upstream returns a Caller that forwards to base over rt (the proxy's own
+// Upstream returns a Caller that sends to base over rt (the proxy's own
 // transport, so that connections to the upstream are reused) as the proxy
-// forwards: the client's Host kept, X-Forwarded-* set. Build one per
-// upstream and keep it.
+// forwards: the client's Host kept, X-Forwarded-For, -Host and -Proto set
+// (hop-by-hop headers were dropped when the request was captured). It
+// reads the whole answer, past the limit too, so that the connection stays
+// reusable.
 func Upstream(base *url.URL, rt http.RoundTripper) Caller {
-	return upstreamCaller{rp: &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(base)
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
-		Transport: rt,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			w.(*bufWriter).err = err
-		},
-	}}
+	return upstreamCaller{base: base, rt: rt}
 }
 
-type upstreamCaller struct{ rp *httputil.ReverseProxy }
+type upstreamCaller struct {
+	base *url.URL
+	rt   http.RoundTripper
+}
 
 func (c upstreamCaller) Call(req *http.Request, limit int) (Exchange, error) {
+	proto := req.URL.Scheme
+	req.URL.Scheme, req.URL.Host = c.base.Scheme, c.base.Host
+	if prefix := strings.TrimSuffix(c.base.Path, "/"); prefix != "" {
+		// A base URL with a path prefixes it, as ReverseProxy's SetURL does.
+		req.URL.Path = prefix + req.URL.Path
+		if req.URL.RawPath != "" {
+			req.URL.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/") + req.URL.RawPath
+		}
+	}
+	if ip, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	req.Header.Set("X-Forwarded-Host", req.Host)
+	req.Header.Set("X-Forwarded-Proto", proto)
+	req.RemoteAddr = ""
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		return Exchange{}, err
+	}
+	defer resp.Body.Close()
 	bw := newBufWriter(limit)
-	c.rp.ServeHTTP(bw, req)
-	if bw.err != nil {
-		return Exchange{}, bw.err
+	bw.header, bw.status = resp.Header, resp.StatusCode
+	if _, err := io.Copy(bw, resp.Body); err != nil {
+		return Exchange{}, err
 	}
 	return bw.exchange(), nil
 }

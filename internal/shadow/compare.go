@@ -95,22 +95,7 @@ func Compare(p Pair, rs *RuleSet) []Verdict {
 		v.Procedure = ref.Procedure
 		return []Verdict{v}
 	}
-	out := make([]Verdict, 0, len(p.Calls)+1)
-	sameEntries := true
-	for i, c := range p.Calls {
-		d := newDiffer(rs.For(c.Route, c.Procedure), ids)
-		v := Verdict{Route: c.Route, Procedure: c.Procedure, LegacyEntry: la[i].raw, NewEntry: na[i].raw}
-		if bytes.Equal(la[i].raw, na[i].raw) {
-			// The same bytes: nothing to normalise, nothing differs (even ids
-			// pair with themselves).
-			v.legacyError = legacyErrorOf(la[i].obj)
-		} else {
-			v.legacyError = compareEnvelope(d, la[i].obj, na[i].obj)
-		}
-		v.Diffs, v.Truncated = d.diffs, d.truncated
-		sameEntries = sameEntries && la[i].status == na[i].status
-		out = append(out, v)
-	}
+	out, sameEntries := compareCalls(p, rs, ids, la, na)
 	ref := requestRef(p)
 	d := newDiffer(rs.For(ref.Route, ref.Procedure), ids)
 	// A status that the entries explain is reported once, by the entries.
@@ -126,6 +111,28 @@ func Compare(p Pair, rs *RuleSet) []Verdict {
 		}
 	}
 	return out
+}
+
+// compareCalls compares the envelopes call by call; sameEntries reports
+// whether every call has the same status on both sides.
+func compareCalls(p Pair, rs *RuleSet, ids *idMap, la, na []envelope) (out []Verdict, sameEntries bool) {
+	out = make([]Verdict, 0, len(p.Calls)+1)
+	sameEntries = true
+	for i, c := range p.Calls {
+		d := newDiffer(rs.For(c.Route, c.Procedure), ids)
+		v := Verdict{Route: c.Route, Procedure: c.Procedure, LegacyEntry: la[i].raw, NewEntry: na[i].raw}
+		if bytes.Equal(la[i].raw, na[i].raw) {
+			// The same bytes: nothing to normalise, nothing differs (even ids
+			// pair with themselves).
+			v.legacyError = legacyErrorOf(la[i].obj)
+		} else {
+			v.legacyError = compareEnvelope(d, la[i].obj, na[i].obj)
+		}
+		v.Diffs, v.Truncated = d.diffs, d.truncated
+		sameEntries = sameEntries && la[i].status == na[i].status
+		out = append(out, v)
+	}
+	return out, sameEntries
 }
 
 // identical answers the common case without parsing: the same status,
