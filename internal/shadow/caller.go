@@ -18,6 +18,13 @@ type Caller interface {
 	Call(req *http.Request, limit int) (Exchange, error)
 }
 
+// CallerFunc is a function used as a Caller (for example to pick one of a
+// target's instances per call, then call its Upstream caller).
+type CallerFunc func(req *http.Request, limit int) (Exchange, error)
+
+// Call calls f.
+func (f CallerFunc) Call(req *http.Request, limit int) (Exchange, error) { return f(req, limit) }
+
 // Handler returns a Caller that runs an in-process handler (a Go service)
 // into a buffer, on the worker's goroutine. The handler must honour the
 // request's context, as the services do through pgx.

@@ -115,6 +115,11 @@ type Info struct {
 	Batch bool
 	// Split: the proxy splits this batch between sides (not compared).
 	Split bool
+	// Marked: the client request carried the shadow Header. The proxy
+	// reads it before stripping its X-Strangler-* headers, and calls Begin
+	// after the strip and its authentication, so that a copy carries the
+	// verified identity and never a client's own identity headers.
+	Marked bool
 }
 
 // Call is one tRPC call of a decided request.
@@ -185,7 +190,7 @@ func (s *Shadower) wanted(in Info) ([]int, bool) {
 // precheck finds a reason to skip before anything is copied.
 func (s *Shadower) precheck(r *http.Request, in Info, calls []int) string {
 	switch {
-	case Marked(r.Header):
+	case in.Marked || Marked(r.Header):
 		return SkipLoop
 	case in.Split:
 		return SkipSplit
@@ -277,6 +282,17 @@ func (p *Pending) Wrap(w http.ResponseWriter) http.ResponseWriter {
 	}
 	p.tee = NewTee(w, int(p.s.cfg.MaxResponseBytes))
 	return p.tee
+}
+
+// Skip gives the comparison up, counted with reason: for example when the
+// new side failed and legacy answered instead (a fallback), so that the
+// answer teed is not the side Info.Primary names.
+func (p *Pending) Skip(reason string) {
+	if p == nil {
+		return
+	}
+	p.s.skip(p.info, p.calls, reason)
+	p.tee = nil
 }
 
 // Submit queues the comparison once the primary has answered: legacy and

@@ -116,6 +116,11 @@ func TestBeginDecidesAndCountsSkips(t *testing.T) {
 			q.Header.Set(Header, "1")
 			return q
 		}, SkipLoop},
+		{"marked, header already stripped", func(r *http.Request) Info {
+			in := pathInfo("shadow", true)(r)
+			in.Marked = true
+			return in
+		}, func() *http.Request { return httptest.NewRequest("GET", "/p", nil) }, SkipLoop},
 		{"body over the cap by length", pathInfo("shadow", true), func() *http.Request {
 			return httptest.NewRequest("POST", "/p", strings.NewReader("0123456789"))
 		}, SkipBodyTooLarge},
@@ -382,5 +387,20 @@ func TestCanaryComparesAgainstLegacy(t *testing.T) {
 		Legacy: jsonEx(200, `{"v":"legacy"}`), New: jsonEx(200, `{"v":"new"}`)})
 	if d := v[0].Diffs[0]; d.Legacy != `"legacy"` || d.New != `"new"` || d.Class != ClassMismatch {
 		t.Fatalf("diff %+v", d)
+	}
+}
+
+// TestSkipAfterFallback: a comparison given up after the primary answered
+// is counted with its reason and never queued.
+func TestSkipAfterFallback(t *testing.T) {
+	r := newRig(t, nil, Options{})
+	legacy := fixed(200, "application/json", `{}`)
+	req := httptest.NewRequest("GET", "/p", nil)
+	p := r.sh.Begin(req, pathInfo("shadow", true)(req))
+	legacy.ServeHTTP(p.Wrap(httptest.NewRecorder()), req)
+	p.Skip("fallback")
+	p.Submit(Handler(legacy), Handler(legacy))
+	if r.skipped("page", "fallback") != 1 || len(r.sh.queue) != 0 {
+		t.Fatalf("fallback skipped %v, queue %d", r.skipped("page", "fallback"), len(r.sh.queue))
 	}
 }
