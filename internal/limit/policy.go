@@ -44,6 +44,14 @@ type Limiter struct {
 	Store  Store
 }
 
+// Applies says whether any bucket could take a token from the request, so
+// that the common case (only the login limited) costs a string compare.
+func (l *Limiter) Applies(r *http.Request, normPath string) bool {
+	p := &l.Policy
+	return p.PerClient.Enabled() || p.PerUser.Enabled() ||
+		p.LoginPath != "" && normPath == p.LoginPath && r.Method == http.MethodPost
+}
+
 // maxLoginBody bounds what is read to find a username.
 const maxLoginBody = 64 << 10
 

@@ -27,6 +27,10 @@ func (p *Proxy) limiting(next http.Handler) http.Handler {
 	p.opts.Registerer.MustRegister(limited)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		norm := routing.Normalize(rawPathOf(r))
+		if !p.opts.Limiter.Applies(r, norm) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		client := routing.ClientAddr(r.RemoteAddr, r.Header, p.opts.TrustedProxies)
 		v := p.opts.Limiter.Check(r.Context(), r, norm, client)
 		if v.Allowed {

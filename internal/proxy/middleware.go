@@ -23,12 +23,24 @@ func (w *recorder) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		w.status = code
 	}
+	w.keepContentType()
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// keepContentType stops net/http from adding a Content-Type of its own
+// (it sniffs one when the header is missing): an upstream answer without
+// one must reach the client without one.
+func (w *recorder) keepContentType() {
+	h := w.ResponseWriter.Header()
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
 }
 
 func (w *recorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.keepContentType()
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
@@ -38,6 +50,7 @@ func (w *recorder) Write(p []byte) (int, error) {
 func (w *recorder) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.keepContentType()
 	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

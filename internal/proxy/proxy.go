@@ -148,8 +148,10 @@ func (p *Proxy) Transport() *http.Transport {
 		ResponseHeaderTimeout:  p.opts.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true,
-		WriteBufferSize:        32 << 10,
-		ReadBufferSize:         32 << 10,
+		// 16 KiB: large answers still move in few syscalls, and 64
+		// connections hold 2 MB less than with 32 KiB.
+		WriteBufferSize:        16 << 10,
+		ReadBufferSize:         16 << 10,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
 }

@@ -513,3 +513,20 @@ type passthroughDecider struct{}
 func (passthroughDecider) Decide(*http.Request) routing.Decision {
 	return routing.Decision{Label: routing.LabelPassthrough, Side: routing.SideLegacy}
 }
+
+func TestAnswerWithoutContentTypeGetsNone(t *testing.T) {
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // no Content-Type, no sniffing
+		_, _ = io.WriteString(w, "<html>plain bytes</html>")
+	}))
+	defer back.Close()
+	f := newFixture(t, back.URL, nil)
+	resp, err := http.Get(f.front.URL + "/raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct, ok := resp.Header["Content-Type"]; ok {
+		t.Errorf("the proxy added Content-Type %q", ct)
+	}
+}
