@@ -20,6 +20,7 @@ type info struct {
 	calls   []*Procedure // nil: no procedure at that path
 	body    *http.Request
 	maxBody int64
+	stream  bool // answer in the JSONL form (jsonl.go)
 
 	parsed    bool
 	inputs    [][]byte
@@ -68,9 +69,11 @@ func (r *Router) requestInfo(req *http.Request, rest string) (*info, *Error) {
 			return nil, e
 		}
 	}
-	if req.Header.Get("Trpc-Accept") == "application/jsonl" && !in.req.Batch {
-		return nil, Errorf(BadRequest, "Streaming requests must be batched (you can do a batch of 1)")
+	stream, serr := streamMode(req, in.req.Batch)
+	if serr != nil {
+		return nil, serr
 	}
+	in.stream = stream
 	return in, nil
 }
 
@@ -115,12 +118,14 @@ func (in *info) input(i int) (any, error) {
 	return validate.ParseJSON(in.inputs[i])
 }
 
-// callResult is one call's outcome: data (JSON text), a stream, or an error.
+// callResult is one call's outcome: data (JSON text), a stream, undefined
+// (JSON.stringify then leaves "data" out), or an error.
 type callResult struct {
-	path   string
-	data   []byte
-	stream StreamData
-	err    *Error
+	path      string
+	data      []byte
+	stream    StreamData
+	undefined bool
+	err       *Error
 }
 
 func (r *Router) runCall(req *http.Request, in *info, i int) callResult {
@@ -159,6 +164,10 @@ func (r *Router) runCall(req *http.Request, in *info, i int) callResult {
 	}
 	if s, ok := out.(StreamData); ok {
 		res.stream = s
+		return res
+	}
+	if validate.IsUndefined(out) {
+		res.undefined = true
 		return res
 	}
 	if res.data, err = marshalOutput(out); err != nil {
@@ -271,6 +280,8 @@ func writeResult(w io.Writer, res callResult) {
 	switch {
 	case res.err != nil:
 		w.Write(AppendError(nil, res.err.Code, res.err.Message, res.path, true))
+	case res.undefined:
+		io.WriteString(w, `{"result":{}}`)
 	case res.stream != nil:
 		io.WriteString(w, `{"result":{"data":`)
 		if err := res.stream.WriteData(w); err != nil {

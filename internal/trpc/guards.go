@@ -70,9 +70,12 @@ func requestOrigin(host string) string {
 	return "http://" + host
 }
 
+// writeForbidden is Astro's origin-check answer. Astro streams even this
+// short body, so it goes out chunked like every other answer (contract 1.8).
 func writeForbidden(w http.ResponseWriter, method string) {
 	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
 	w.WriteHeader(http.StatusForbidden)
+	flush(w)
 	io.WriteString(w, "Cross-site "+method+" form submissions are forbidden")
 }
 
@@ -89,7 +92,8 @@ func writeEarlyError(w http.ResponseWriter, e *Error) {
 }
 
 // flush sends the header now, so that the body goes out chunked with no
-// Content-Length, as the legacy app's Node adapter streams it.
+// Content-Length, as the legacy app's Node adapter streams it. Every Router
+// answer with a body calls it between WriteHeader and the first byte.
 func flush(w http.ResponseWriter) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()

@@ -25,11 +25,12 @@ func (e *InputError) Error() string { return e.Message }
 // ExtractInputs returns each call's raw input as tRPC 11 reads it, nil for
 // undefined. GET: the "input" query parameter (absent or empty: all
 // undefined); any other method: the body, a leading UTF-8 BOM dropped as
-// Request.json() does. Single call: the whole text. Batch: the text must be
-// a JSON object whose "0", "1", ... members are the inputs (missing key:
-// undefined; JSON null stays null, as in tRPC's source). The returned bytes
-// are slices of the input text, never re-encoded. The error is an
-// *InputError.
+// Request.json() does. Single call: the whole text, JSON null included.
+// Batch: the text must be a JSON object whose "0", "1", ... members are the
+// inputs; a missing key and a member that is JSON null are both undefined
+// (contract 1.3 [OBSERVED]; @trpc/server alone would pass null on, the
+// legacy app does not). The returned bytes are slices of the input text,
+// never re-encoded. The error is an *InputError.
 func ExtractInputs(req Request, method string, body []byte) ([][]byte, error) {
 	inputs := make([][]byte, len(req.Names))
 	var text []byte
@@ -60,12 +61,17 @@ func ExtractInputs(req Request, method string, body []byte) ([][]byte, error) {
 		return nil, &InputError{Message: err.Error()}
 	}
 	for i := range inputs {
-		inputs[i] = spans[strconv.Itoa(i)]
+		if v := spans[strconv.Itoa(i)]; !bytes.Equal(v, jsonNull) {
+			inputs[i] = v
+		}
 	}
 	return inputs, nil
 }
 
-var errScan = errors.New("trpc: malformed JSON")
+var (
+	errScan  = errors.New("trpc: malformed JSON")
+	jsonNull = []byte("null")
+)
 
 // memberSpans returns the raw value of each member of the JSON object in b
 // (already known to be valid JSON); for duplicate keys the last one wins,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func refProcedures(tb testing.TB) *trpc.Router {
 		}},
 		{Name: "fail.conflict", Kind: trpc.Query, Handler: func(context.Context, trpc.Input) (any, error) {
 			return nil, trpc.Errorf(trpc.Conflict, "taken")
+		}},
+		{Name: "nothing", Kind: trpc.Query, Handler: func(context.Context, trpc.Input) (any, error) {
+			return validate.Undefined, nil
 		}},
 	}
 	for name, schema := range samples.Schemas {
@@ -194,6 +198,47 @@ var refCases = []refCase{
 	{name: "multipart to delete", method: "POST", target: "/api/trpc/nanopore.delete", ctype: "multipart/form-data; boundary=XX", body: "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XX--\r\n"},
 	{name: "multipart batch is one name", method: "POST", target: "/api/trpc/health,nanopore.delete?batch=1", ctype: "multipart/form-data; boundary=XX", body: "--XX--\r\n"},
 	{name: "HEAD", method: "HEAD", target: "/api/trpc/health"},
+	{name: "undefined output", method: "GET", target: "/api/trpc/nothing"},
+	{name: "undefined output in a batch", method: "GET", target: "/api/trpc/nothing,health?batch=1"},
+	{name: "single null input stays null", method: "POST", target: "/api/trpc/nanopore.delete", ctype: jsonCT, body: `null`},
+}
+
+// jsonl asks for the JSONL streaming form.
+var jsonl = map[string]string{"trpc-accept": "application/jsonl"}
+
+// jsonlCase is a request asking for the JSONL streaming form (contract
+// 1.8). anyOrder: the reference's lines arrive in an order that depends on
+// how long each call takes in JavaScript (zod's async parse settles later
+// than a plain procedure, a database call later still), so only the
+// decoded envelopes are compared.
+type jsonlCase struct {
+	refCase
+	anyOrder bool
+}
+
+// jsonlGet is a GET asking for the JSONL form.
+func jsonlGet(name, target string) jsonlCase {
+	return jsonlCase{refCase: refCase{name: name, method: "GET", target: target, header: jsonl}}
+}
+
+var jsonlCases = []jsonlCase{
+	jsonlGet("jsonl batch of one", "/api/trpc/health?batch=1"),
+	jsonlGet("jsonl three calls breadth first", "/api/trpc/health,nope,health?batch=1"),
+	jsonlGet("jsonl error first", "/api/trpc/nope,health?batch=1"),
+	jsonlGet("jsonl error labelled with the first path", "/api/trpc/health,nope,nanopore.getAll?batch=1"),
+	jsonlGet("jsonl all errors still 200", "/api/trpc/nope,nanopore.create?batch=1"),
+	jsonlGet("jsonl empty name", "/api/trpc/,health?batch=1"),
+	jsonlGet("jsonl undefined output", "/api/trpc/nothing,health?batch=1"),
+	jsonlGet("jsonl lazy input", "/api/trpc/health,nanopore.getAll?batch=1&input=%7Bbad"),
+	jsonlGet("jsonl validation error alone", "/api/trpc/nanopore.getProcessingSteps?batch=1&input=%7B%220%22%3A%22x%22%7D"),
+	jsonlGet("jsonl valid input alone", "/api/trpc/nanopore.getProcessingSteps?batch=1&input=%7B%220%22%3A%2200000000-0000-0000-0000-000000000000%22%7D"),
+	jsonlGet("jsonl null member", "/api/trpc/nanopore.getProcessingSteps?batch=1&input=%7B%220%22%3Anull%7D"),
+	jsonlGet("jsonl input not an object", "/api/trpc/nanopore.getProcessingSteps,nanopore.getProcessingSteps?batch=1&input=%5B%5D"),
+	{refCase: refCase{name: "jsonl mutations", method: "POST", target: "/api/trpc/nanopore.delete,fail.plain,nanopore.delete?batch=1", ctype: jsonCT, body: `{"0":"x","2":` + okUUID + `}`, header: jsonl}, anyOrder: true},
+	{refCase: jsonlGet("jsonl validation and plain", "/api/trpc/nanopore.getProcessingSteps,health?batch=1&input=%7B%220%22%3A%22x%22%7D").refCase, anyOrder: true},
+	{refCase: refCase{name: "jsonl mixed kinds", method: "POST", target: "/api/trpc/health,nanopore.create?batch=1", ctype: jsonCT, body: `{}`, header: jsonl}},
+	{refCase: refCase{name: "jsonl multipart is a single call", method: "POST", target: "/api/trpc/health,nanopore.delete?batch=1", ctype: "multipart/form-data; boundary=XX", body: "--XX--\r\n", header: jsonl}},
+	{refCase: refCase{name: "jsonl media type is case-sensitive", method: "GET", target: "/api/trpc/health,nope?batch=1", header: map[string]string{"trpc-accept": "application/JSONL"}}},
 }
 
 // TestRouterMatchesRealTRPC sends every case to the real tRPC 11.4.3 and to
@@ -214,5 +259,58 @@ func TestRouterMatchesRealTRPC(t *testing.T) {
 	}
 }
 
-// keep the validate import for the value model used by echo handlers
-var _ = validate.Undefined
+// TestRouterJSONLMatchesRealTRPC sends batches asking for the JSONL
+// streaming form to the real tRPC 11.4.3 and to the Go Router.
+func TestRouterJSONLMatchesRealTRPC(t *testing.T) {
+	ref := startRefServer(t)
+	gosrv := httptest.NewServer(refProcedures(t))
+	defer gosrv.Close()
+	compareJSONL(t, ref, gosrv.URL, jsonlCases)
+}
+
+// isoTime is health's volatile timestamp (contract 7).
+var isoTime = regexp.MustCompile(`"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"`)
+
+// compareJSONL sends each case to the reference and to the Go Router and
+// requires the same status, content type and vary, and, timestamps masked,
+// the same bytes, or for anyOrder cases the same decoded envelopes.
+func compareJSONL(t *testing.T, ref, gourl string, cases []jsonlCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := doExchange(t, ref, c.refCase)
+			got := doExchange(t, gourl, c.refCase)
+			want.body = isoTime.ReplaceAllString(want.body, `"<ts>"`)
+			got.body = isoTime.ReplaceAllString(got.body, `"<ts>"`)
+			if c.anyOrder && got.body != want.body && sameJSONL(t, got.body, want.body) {
+				got.body = want.body
+			}
+			if got != want {
+				t.Errorf("%s %s\n got %d %q vary=%q %s\nwant %d %q vary=%q %s", c.method, c.target,
+					got.status, got.ctype, got.vary, got.body, want.status, want.ctype, want.vary, want.body)
+			}
+		})
+	}
+}
+
+// sameJSONL reports whether two JSONL answers decode to the same envelopes.
+func sameJSONL(t *testing.T, a, b string) bool {
+	t.Helper()
+	ea, err := trpc.ParseJSONL([]byte(a))
+	if err != nil {
+		t.Fatalf("%v: %s", err, a)
+	}
+	eb, err := trpc.ParseJSONL([]byte(b))
+	if err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if len(ea) != len(eb) {
+		return false
+	}
+	for i := range ea {
+		if string(ea[i].Raw) != string(eb[i].Raw) || ea[i].Status != eb[i].Status {
+			return false
+		}
+	}
+	return true
+}

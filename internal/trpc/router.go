@@ -80,9 +80,12 @@ type Options struct {
 // without HTML escaping and with U+2028/U+2029 left raw, as JavaScript
 // writes them.
 //
-// The JSONL streaming form (trpc-accept: application/jsonl) is ignored for
-// batches: they get the plain JSON array. The proxy sends that form to
-// legacy whole; a single (non-batch) call with it gets tRPC's 400.
+// A batch asking for the JSONL streaming form (trpc-accept:
+// application/jsonl) gets it, as tRPC 11.4.3 writes it (jsonl.go); a single
+// (non-batch) call asking for it gets tRPC's 400.
+//
+// A handler may return validate.Undefined: the envelope then has no "data"
+// key, as JSON.stringify leaves undefined out.
 type Router struct {
 	procs map[string]Procedure
 	opts  Options
@@ -140,6 +143,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	results := make([]callResult, len(info.calls))
 	for i := range info.calls {
 		results[i] = r.runCall(req, info, i)
+	}
+	if info.stream {
+		writeJSONL(w, info.req.Names[0], results)
+		return
 	}
 	writeResults(w, info.req.Batch, results)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nanopore/strangler/internal/trpc"
+	"github.com/nanopore/strangler/internal/validate"
 )
 
 // rows streams n small objects without holding them in memory.
@@ -42,6 +43,10 @@ func guardRouter(t *testing.T) *httptest.Server {
 		trpc.Procedure{Name: "big", Kind: trpc.Query, Handler: func(context.Context, trpc.Input) (any, error) {
 			return rows(100000), nil
 		}},
+		trpc.Procedure{Name: "nanopore.delete", Kind: trpc.Mutation, Input: validate.String().UUID(),
+			Handler: func(_ context.Context, in trpc.Input) (any, error) {
+				return nil, trpc.Errorf(trpc.NotFound, "Sample with ID '"+in.String()+"' not found")
+			}},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +134,92 @@ func TestRouterHeaders(t *testing.T) {
 	if !strings.HasPrefix(head, "HTTP/1.1 204 No Content") || strings.Contains(head, "Vary") ||
 		strings.Contains(head, "\r\nContent-Type:") || !strings.Contains(head, "X-Content-Type-Options: nosniff") {
 		t.Errorf("HEAD:\n%s", head)
+	}
+}
+
+// guardCase is one answer of contract 1.7's guards, sent on a raw
+// connection. "SELF" in origin is the server's own origin.
+type guardCase struct {
+	name, method, target, ctype, origin, body string
+	status                                    int
+}
+
+// guardCases cover every guard of contract 1.7 (paths of the legacy app:
+// health is a query, nanopore.delete a mutation with an input).
+var guardCases = []guardCase{
+	{"POST without content type", "POST", "/api/trpc/nanopore.delete", "", "", "", 403},
+	{"POST text/plain foreign origin", "POST", "/api/trpc/nanopore.delete", "text/plain", "http://evil.example", "{}", 403},
+	{"POST form", "POST", "/api/trpc/nanopore.delete", "application/x-www-form-urlencoded", "", "a=1", 403},
+	{"PUT without body", "PUT", "/api/trpc/nanopore.delete", "", "", "", 403},
+	{"DELETE without body", "DELETE", "/api/trpc/nanopore.delete", "", "", "", 403},
+	{"HEAD", "HEAD", "/api/trpc/health", "", "", "", 204},
+	{"OPTIONS without content type", "OPTIONS", "/api/trpc/health", "", "", "", 415},
+	{"POST text/plain same origin", "POST", "/api/trpc/nanopore.delete", "text/plain", "SELF", "{}", 415},
+	{"POST without content type same origin", "POST", "/api/trpc/nanopore.delete", "", "SELF", "", 415},
+	{"POST to a query", "POST", "/api/trpc/health", "application/json", "", "{}", 405},
+	{"GET of a mutation", "GET", "/api/trpc/nanopore.delete", "", "", "", 405},
+	{"POST empty body", "POST", "/api/trpc/nanopore.delete", "application/json", "", "", 400},
+	{"POST malformed JSON", "POST", "/api/trpc/nanopore.delete", "application/json", "", `{"a":1,}`, 400},
+	{"batch POST malformed JSON", "POST", "/api/trpc/nanopore.delete,nanopore.delete?batch=1", "application/json", "", `{"0":1,`, 400},
+	{"mixed kinds", "GET", "/api/trpc/health,nanopore.delete?batch=1", "", "", "", 400},
+	{"unknown procedure", "GET", "/api/trpc/nope", "", "", "", 404},
+	{"not found from the handler", "POST", "/api/trpc/nanopore.delete", "application/json", "", `"00000000-0000-0000-0000-000000000000"`, 404},
+}
+
+// rawAnswer sends c on a new connection to addr (host:port) and returns
+// the status, whether the answer is chunked, whether it has a
+// Content-Length, and the raw answer.
+func rawAnswer(t *testing.T, addr string, c guardCase) (status int, chunked, length bool, raw string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var req strings.Builder
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", c.method, c.target, addr)
+	if c.ctype != "" {
+		fmt.Fprintf(&req, "Content-Type: %s\r\n", c.ctype)
+	}
+	if origin := strings.ReplaceAll(c.origin, "SELF", "http://"+addr); origin != "" {
+		fmt.Fprintf(&req, "Origin: %s\r\n", origin)
+	}
+	if c.body != "" {
+		fmt.Fprintf(&req, "Content-Length: %d\r\n", len(c.body))
+	}
+	req.WriteString("\r\n" + c.body)
+	if _, err := io.WriteString(conn, req.String()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(conn)
+	raw = string(b)
+	head, _, _ := strings.Cut(raw, "\r\n\r\n")
+	fmt.Sscanf(head, "HTTP/1.1 %d", &status)
+	for _, line := range strings.Split(head, "\r\n")[1:] {
+		name, value, _ := strings.Cut(line, ":")
+		switch strings.ToLower(name) {
+		case "transfer-encoding":
+			chunked = strings.TrimSpace(value) == "chunked"
+		case "content-length":
+			length = true
+		}
+	}
+	return status, chunked, length, raw
+}
+
+// TestRouterFramesEveryGuardAnswerLikeLegacy: contract 1.8, every answer
+// with a body is chunked with no Content-Length, Astro's 403 included;
+// HEAD's 204 has neither.
+func TestRouterFramesEveryGuardAnswerLikeLegacy(t *testing.T) {
+	srv := guardRouter(t)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, c := range guardCases {
+		t.Run(c.name, func(t *testing.T) {
+			status, chunked, length, raw := rawAnswer(t, addr, c)
+			if status != c.status || chunked != (status != 204) || length {
+				t.Fatalf("status %d (want %d), chunked %v, Content-Length %v:\n%s", status, c.status, chunked, length, raw)
+			}
+		})
 	}
 }
 
