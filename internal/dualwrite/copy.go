@@ -376,24 +376,34 @@ func (c *copier) missingSince(ctx context.Context, since time.Time) ([]string, e
 	if err != nil || len(recent) == 0 {
 		return nil, err
 	}
-	rows, err = c.stores.New.Query(ctx, "SELECT "+quoteIdent(root.Key)+"::text FROM "+
-		qualified(c.spec.NewSchema, root.Name)+" WHERE "+quoteIdent(root.Key)+" = ANY($1::uuid[])", recent)
+	missing, err := c.absent(ctx, SideNew, recent)
 	if err != nil {
 		return nil, fmt.Errorf("sweep legacy creates: %w", err)
+	}
+	return missing, nil
+}
+
+// absent returns the root keys among ids that side does not hold.
+func (c *copier) absent(ctx context.Context, side string, ids []string) ([]string, error) {
+	root := c.spec.Root()
+	rows, err := c.stores.pool(side).Query(ctx, "SELECT "+quoteIdent(root.Key)+"::text FROM "+
+		qualified(c.spec.schema(side), root.Name)+" WHERE "+quoteIdent(root.Key)+" = ANY($1::uuid[])", ids)
+	if err != nil {
+		return nil, err
 	}
 	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("sweep legacy creates: %w", err)
+		return nil, err
 	}
-	known := make(map[string]bool, len(have))
+	held := make(map[string]bool, len(have))
 	for _, id := range have {
-		known[id] = true
+		held[id] = true
 	}
-	var missing []string
-	for _, id := range recent {
-		if !known[id] {
-			missing = append(missing, id)
+	var out []string
+	for _, id := range ids {
+		if !held[id] {
+			out = append(out, id)
 		}
 	}
-	return missing, nil
+	return out, nil
 }

@@ -122,11 +122,14 @@ func (p *Pending) entries() ([]trpc.Entry, bool) {
 // worker runs jobs until ctx ends.
 func (w *Writer) worker(ctx context.Context) {
 	for {
+		if j := w.jobs.pop(); j != nil {
+			w.safely(func() { w.process(ctx, j) })
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case j := <-w.jobs:
-			w.safely(func() { w.process(ctx, j) })
+		case <-w.jobs.wake:
 		}
 	}
 }

@@ -91,11 +91,24 @@ func (w *Writer) retryLoop(ctx context.Context) {
 func (w *Writer) retryDue(ctx context.Context, groups []string) {
 	for ctx.Err() == nil {
 		its, err := w.store.claim(ctx, groups, 50, w.opts.Lease)
+		if failing := err != nil; failing != w.claimFailing {
+			w.claimFailing = failing
+			w.log.Warn().Err(err).Bool("failing", failing).Msg("claim due intents")
+		}
 		if err != nil || len(its) == 0 {
 			return
 		}
-		for _, it := range its {
-			w.converge(ctx, it)
+		// The workers converge them, so that the database sees no more
+		// sessions than Workers whatever the backlog; a full queue leaves
+		// the rest for the next round (their lease runs meanwhile).
+		for i, it := range its {
+			if !w.jobs.push(&job{intents: []*intent{it}, done: w.opts.Now()}) {
+				w.log.Warn().Int("left", len(its)-i).Msg("job queue full; due intents wait for the next round")
+				return
+			}
+		}
+		if len(its) < 50 {
+			return
 		}
 	}
 }
@@ -115,18 +128,12 @@ func (w *Writer) refreshStats(ctx context.Context, groups []string) {
 // shutdown hands the queued jobs' intents to the memory queue and stores
 // what it can.
 func (w *Writer) shutdown() {
-	for {
-		select {
-		case j := <-w.jobs:
-			for _, it := range j.intents {
-				if !it.Stored {
-					w.remember(it)
-				}
+	for j := w.jobs.pop(); j != nil; j = w.jobs.pop() {
+		for _, it := range j.intents {
+			if !it.Stored {
+				w.remember(it)
 			}
-			continue
-		default:
 		}
-		break
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

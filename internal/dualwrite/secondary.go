@@ -23,8 +23,9 @@ func WithSecondary(ctx context.Context, s Secondary) context.Context {
 }
 
 // SecondaryFrom reports whether ctx is a secondary execution. A service
-// writes no outbox row for it (legacy already holds the change) and uses
-// CreateID for a create.
+// answers it as it would a primary call, using CreateID for a create, but
+// keeps nothing: it writes no outbox row and rolls its transaction back
+// (the converge writes legacy's rows instead).
 func SecondaryFrom(ctx context.Context) (Secondary, bool) {
 	s, ok := ctx.Value(secondaryKey{}).(Secondary)
 	return s, ok

@@ -42,8 +42,9 @@ type Options struct {
 	Replica string
 	// Workers run secondary executions and converges (default 4).
 	Workers int
-	// Queue bounds the jobs waiting for a worker (default 1024); a job
-	// that does not fit is left to the retry loop (skipped: queue_full).
+	// Queue bounds the jobs waiting for a worker (default 10000); a job
+	// that does not fit is left to the retry loop (skipped: queue_full),
+	// which finds its intent once its lease ends.
 	Queue int
 	// MaxBody is the largest request body dual-written (default 1 MiB);
 	// MaxAnswer the largest legacy answer read (default 1 MiB).
@@ -94,7 +95,7 @@ func (o *Options) fill() error {
 		}
 	}
 	setDefault(&o.Workers, 4)
-	setDefault(&o.Queue, 1024)
+	setDefault(&o.Queue, 10000)
 	setDefault(&o.MaxBody, 1<<20)
 	setDefault(&o.MaxAnswer, 1<<20)
 	setDefault(&o.StoreTimeout, time.Second)
@@ -130,7 +131,7 @@ type Writer struct {
 	log    zerolog.Logger
 	store  intents
 
-	jobs     chan *job
+	jobs     jobQueue
 	memory   memoryQueue
 	dbDown   atomic.Int64 // unix nanoseconds until which the hot path skips the database
 	closed   atomic.Bool
@@ -138,6 +139,8 @@ type Writer struct {
 	stopOnce sync.Once
 	running  atomic.Bool
 	runDone  chan struct{}
+	// claimFailing: the retry loop's last claim failed (logged on change).
+	claimFailing bool
 }
 
 // group is one write group's machinery.
@@ -155,9 +158,10 @@ func NewWriter(opts Options) (*Writer, error) {
 		opts: opts, groups: map[string]*group{}, m: newMetrics(opts.Registerer),
 		log:   opts.Logger.With().Str("component", "dualwrite").Logger(),
 		store: intents{db: opts.Stores.New, replica: opts.Replica},
-		jobs:  make(chan *job, opts.Queue), stop: make(chan struct{}), runDone: make(chan struct{}),
+		stop:  make(chan struct{}), runDone: make(chan struct{}),
 	}
 	w.memory.limit = opts.MemoryLimit
+	w.jobs = jobQueue{limit: opts.Queue, wake: make(chan struct{}, 1)}
 	for _, s := range opts.Specs {
 		w.groups[s.Group] = &group{spec: s, c: newCopier(s, opts.Stores)}
 	}
@@ -370,10 +374,7 @@ func (p *Pending) Done() {
 	if p == nil {
 		return
 	}
-	j := p.job()
-	select {
-	case p.w.jobs <- j:
-	default:
+	if !p.w.jobs.push(p.job()) {
 		for _, it := range p.intents {
 			p.w.m.skipped.WithLabelValues(it.Group, "queue_full").Inc()
 			if !it.Stored {
@@ -381,4 +382,49 @@ func (p *Pending) Done() {
 			}
 		}
 	}
+}
+
+// jobQueue holds jobs for the workers: bounded, never blocking its
+// producers.
+type jobQueue struct {
+	mu    sync.Mutex
+	items []*job
+	limit int
+	wake  chan struct{}
+}
+
+// push queues j unless the queue is full, and wakes a worker.
+func (q *jobQueue) push(j *job) bool {
+	q.mu.Lock()
+	if len(q.items) >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, j)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop takes the oldest job, or nil.
+func (q *jobQueue) pop() *job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return nil
+	}
+	j := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	if len(q.items) > 0 {
+		// Another worker may take the next one.
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return j
 }

@@ -63,10 +63,15 @@
 // outbox row commit together; the proxy's relay copies the changed sample
 // into the legacy tables. A call whose context carries
 // dualwrite.WithSecondary is the proxy replaying a write legacy already
-// answered: it writes no outbox row, and a create takes legacy's id
-// (Secondary.CreateID) so that both stores keep the same keys. Copies into
-// this schema set strangler.copying for their transaction, which makes the
-// updated_at trigger keep the copied value (migrations/samples/0003).
+// answered, for comparison: a create takes legacy's id
+// (Secondary.CreateID), and the whole call runs in a transaction that is
+// rolled back once its answer is encoded (secondary.go): the proxy's
+// converge writes legacy's rows. A primary write that finds no sample asks
+// the hook set with SetMissing (the proxy's dualwrite.Writer.Rescue) and
+// runs once more if the sample was brought from legacy (missing.go). Copies
+// into this schema set strangler.copying for their transaction, which
+// makes the updated_at trigger keep the copied value
+// (migrations/samples/0003).
 //
 // # Requirements on the pool
 //

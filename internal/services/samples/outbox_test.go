@@ -2,6 +2,9 @@ package samples
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -68,27 +71,54 @@ func TestPrimaryWritesOutboxRows(t *testing.T) {
 	}
 }
 
-// A secondary execution writes no outbox row (legacy already holds the
-// change) and a create takes legacy's id.
-func TestSecondaryWritesNoOutboxRowAndKeepsLegacyID(t *testing.T) {
+// secondaryCall runs one mutation through the Handler as the proxy's
+// internal channel does: a context marked with dualwrite.WithSecondary.
+func secondaryCall(tb testing.TB, svc *Service, createID, proc, body string) *httptest.ResponseRecorder {
+	tb.Helper()
+	ctx := dualwrite.WithSecondary(context.Background(), dualwrite.Secondary{CreateID: createID})
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/trpc/"+proc, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	svc.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// A secondary execution answers as the primary would, with legacy's id for
+// a create, and leaves nothing behind: no row, no outbox row (the proxy's
+// converge writes legacy's rows instead).
+func TestSecondaryExecutionAnswersAndRollsBack(t *testing.T) {
 	t.Parallel()
 	svc, pool := MustService(t, newClock(t0).Now)
 	legacyID := uuid.NewString()
-	ctx := dualwrite.WithSecondary(context.Background(), dualwrite.Secondary{CreateID: legacyID})
-	b, err := svc.AppendCreate(ctx, nil, baseInput())
-	if err != nil {
-		t.Fatal(err)
+	rec := secondaryCall(t, svc, legacyID, "nanopore.create",
+		`{"sampleName":"S","submitterName":"Jo","submitterEmail":"jo.update@lab.org","sampleType":"DNA","chartField":"HTSF-001"}`)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"id":"`+legacyID+`"`) ||
+		!strings.Contains(rec.Body.String(), `"submitter_email":"jo.update@lab.org"`) {
+		t.Fatalf("secondary create: %d %s", rec.Code, rec.Body)
 	}
-	if got := MustObject(t, b)["id"]; got != legacyID {
-		t.Fatalf("id = %v, want legacy's %s", got, legacyID)
+	existing := MustCreate(t, svc, baseInput())["id"].(string)
+	before := len(outboxRows(t, pool))
+	steps := secondaryCall(t, svc, "", "nanopore.createDefaultProcessingSteps", `"`+existing+`"`)
+	status := secondaryCall(t, svc, "", "nanopore.updateStatus", `{"id":"`+existing+`","status":"prep"}`)
+	del := secondaryCall(t, svc, "", "nanopore.delete", `"`+existing+`"`)
+	for _, r := range []*httptest.ResponseRecorder{steps, status, del} {
+		if r.Code != http.StatusOK {
+			t.Fatalf("secondary call: %d %s", r.Code, r.Body)
+		}
 	}
-	if _, err := svc.AppendUpdateStatus(ctx, nil, UpdateStatusInput{ID: legacyID, Status: "prep"}); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(steps.Body.String(), `"step_name":"Data Delivery"`) || !strings.Contains(status.Body.String(), `"status":"prep"`) {
+		t.Fatalf("secondary answers: %s / %s", steps.Body, status.Body)
 	}
-	if err := svc.Delete(ctx, legacyID); err != nil {
-		t.Fatal(err)
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM samples.nanopore_samples WHERE id = $1)
+ + (SELECT count(*) FROM samples.nanopore_processing_steps)`, legacyID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("secondary executions left %d rows (%v)", n, err)
 	}
-	if rows := outboxRows(t, pool); len(rows) != 0 {
-		t.Fatalf("secondary writes left outbox rows: %+v", rows)
+	all := MustArray(t, streamBytes(t)(svc.GetAll(context.Background())))
+	if len(all) != 1 || all[0]["id"] != existing || all[0]["status"] != "submitted" {
+		t.Fatalf("after secondary updateStatus and delete: %v", all)
+	}
+	if rows := outboxRows(t, pool); len(rows) != before {
+		t.Fatalf("secondary executions left outbox rows: %+v", rows[before:])
 	}
 }

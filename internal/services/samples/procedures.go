@@ -47,6 +47,22 @@ func procedure(name string, kind trpc.Kind, h trpc.Handler) trpc.Procedure {
 	return trpc.Procedure{Name: name, Kind: kind, Input: Schemas[name], Handler: h}
 }
 
+// declareAll is declare with the mutations wrapped: a secondary execution
+// is rolled back (secondary.go), a primary write of a sample not here yet
+// may be rescued (missing.go).
+func (s *Service) declareAll() []trpc.Procedure {
+	procs := s.declare()
+	for i, p := range procs {
+		if idOf, ok := sampleIDOf[p.Name]; ok {
+			procs[i].Handler = s.rescued(idOf, p.Handler)
+		}
+		if p.Kind == trpc.Mutation {
+			procs[i].Handler = s.rolledBack(procs[i].Handler)
+		}
+	}
+	return procs
+}
+
 func (s *Service) getAll(ctx context.Context, _ trpc.Input) (any, error) { return s.GetAll(ctx) }
 
 func (s *Service) create(ctx context.Context, buf []byte, in trpc.Input) ([]byte, error) {

@@ -39,8 +39,9 @@ type Service struct {
 	queryOpts []any
 	bufs      sync.Pool
 
-	procs  []trpc.Procedure
-	router *trpc.Router
+	procs   []trpc.Procedure
+	router  *trpc.Router
+	missing missingHook
 }
 
 // New returns a Service over opts.Pool.
@@ -58,7 +59,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s.queryOpts = queryOptions(opts.Pool.Config().ConnConfig.DefaultQueryExecMode)
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	s.procs = s.declare()
+	s.procs = s.declareAll()
 	router, err := trpc.NewRouter(trpc.Options{}, s.procs...)
 	if err != nil {
 		return nil, fmt.Errorf("samples: %w", err)

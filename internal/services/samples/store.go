@@ -57,7 +57,7 @@ func checkShape(fds []pgconn.FieldDescription, cols []column) error {
 func (s *Service) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	all := make([]any, 0, len(s.queryOpts)+len(args))
 	all = append(all, s.queryOpts...)
-	return s.pool.Query(ctx, sql, append(all, args...)...)
+	return s.db(ctx).Query(ctx, sql, append(all, args...)...)
 }
 
 // appendOne runs a statement returning at most one row and appends it as a
@@ -193,7 +193,7 @@ func (s *Service) AppendUpdateStatus(ctx context.Context, buf []byte, in UpdateS
 // attachments (contract 4.7). An unknown id is 404 with the id as sent.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	var n int64
-	if err := s.pool.QueryRow(ctx, sqlDelete, id, outbox(ctx)).Scan(&n); err != nil {
+	if err := s.db(ctx).QueryRow(ctx, sqlDelete, id, outbox(ctx)).Scan(&n); err != nil {
 		return mapError(err)
 	}
 	if n == 0 {
