@@ -19,21 +19,16 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/dualwrite"
-	"github.com/nanopore/strangler/internal/testutil"
 )
 
 // dwHelperEnv makes this test binary a helper: "proxy" serves, "cli" runs
@@ -134,273 +129,6 @@ func dwExecute(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return ee.code
 	}
 	return exitFailed
-}
-
-// dwEnv is the environment of the e2e dual writes.
-type dwEnv struct {
-	t          *testing.T
-	dbURL      string // the proxy's database
-	legacyDB   string // the legacy database ("" = dbURL)
-	standin    *testutil.Standin
-	pool       *pgxpool.Pool
-	legacyPool *pgxpool.Pool
-	port       int
-	last       *testutil.Process
-}
-
-// newDWEnv starts a private PostgreSQL server (these tests open many
-// sessions: the machine's shared server must not run out of them), the
-// proxy's database on it, and the legacy stand-in on its own database or
-// the same one.
-func newDWEnv(t *testing.T, separateLegacy bool) *dwEnv {
-	t.Helper()
-	cluster := testutil.StartCluster(t)
-	e := &dwEnv{t: t, dbURL: cluster.CreateDB("proxy"), port: testutil.FreePort(t)}
-	e.pool = testutil.Pool(t, e.dbURL)
-	e.legacyPool = e.pool
-	legacy := e.dbURL
-	if separateLegacy {
-		e.legacyDB = cluster.CreateDB("legacy")
-		legacy = e.legacyDB
-		e.legacyPool = testutil.Pool(t, legacy)
-	}
-	e.standin = testutil.StartStandin(t, testutil.StandinOptions{DatabaseURL: legacy})
-	if code, out := e.cli("migrate"); code != 0 {
-		t.Fatalf("migrate: %d %s", code, out)
-	}
-	return e
-}
-
-// env is the proxy's and the CLI's configuration.
-func (e *dwEnv) env() []string {
-	env := []string{
-		"STRANGLER_LISTEN=127.0.0.1:" + strconv.Itoa(e.port),
-		"STRANGLER_ADMIN_LISTEN=127.0.0.1:0",
-		"STRANGLER_DATABASE_URL=" + e.dbURL,
-		"STRANGLER_LEGACY_URL=" + e.standin.URL,
-		"STRANGLER_LOG_ACCESS=false",
-		// Lease of an unanswered intent: twice this.
-		"STRANGLER_UPSTREAM_RESPONSE_HEADER_TIMEOUT=2s",
-	}
-	if e.legacyDB != "" {
-		env = append(env, "STRANGLER_LEGACY_DATABASE_URL="+e.legacyDB)
-	}
-	return env
-}
-
-// cli runs the command line in-process and returns its exit code and
-// output (stdout then stderr).
-func (e *dwEnv) cli(args ...string) (int, string) {
-	var out, errb bytes.Buffer
-	args = append(args, "--config", shippedConfig)
-	code := dwExecute(context.Background(), args, e.env(), &out, &errb)
-	return code, out.String() + errb.String()
-}
-
-// helper starts this test binary as a helper process.
-func (e *dwEnv) helper(name, mode string, extra ...string) *testutil.Process {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDualwriteHelperProcess$")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRANGLER_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(append(cmd.Env, e.env()...), dwHelperEnv+"="+mode)
-	cmd.Env = append(cmd.Env, extra...)
-	return testutil.StartProcess(e.t, name, cmd)
-}
-
-// startProxy starts a proxy process and waits until it is ready.
-func (e *dwEnv) startProxy() *testutil.Process {
-	e.t.Helper()
-	p := e.helper("dual-write proxy", "proxy")
-	var addrs struct {
-		Message     string `json:"message"`
-		AdminListen string `json:"admin_listen"`
-	}
-	if _, err := p.WaitLine(testutil.StranglerStartTimeout, func(l string) bool {
-		return json.Unmarshal([]byte(l), &addrs) == nil && addrs.Message == "strangler serving"
-	}); err != nil {
-		e.t.Fatalf("%v\n%s", err, p.Output())
-	}
-	testutil.WaitReady(e.t, "http://"+addrs.AdminListen)
-	e.last = p
-	return p
-}
-
-// url is the proxy's public base URL.
-func (e *dwEnv) url() string { return "http://127.0.0.1:" + strconv.Itoa(e.port) }
-
-var flagsVersion = regexp.MustCompile(`flags version (\d+)`)
-
-// flip changes the samples write group's mode and waits until a running
-// proxy applied it.
-func (e *dwEnv) flip(mode string, args ...string) {
-	e.t.Helper()
-	cmd := append([]string{"flip", "samples", mode, "--reason", "e2e"}, args...)
-	if mode == "legacy" {
-		cmd = []string{"rollback", "samples", "--reason", "e2e"}
-	}
-	code, out := e.cli(cmd...)
-	m := flagsVersion.FindStringSubmatch(out)
-	if code != 0 || m == nil {
-		e.t.Fatalf("%v: %d %s", cmd, code, out)
-	}
-	e.waitApplied(m[1])
-}
-
-func (e *dwEnv) waitApplied(version string) {
-	e.t.Helper()
-	testutil.Eventually(e.t, time.Minute, "the proxy to apply flags version "+version, func() bool {
-		var n int
-		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM strangler.replicas
-WHERE flags_version >= $1 AND seen_at > now() - interval '10 seconds'`, version).Scan(&n)
-		return err == nil && n > 0
-	})
-}
-
-// debugDump logs the database's sessions and the last proxy's goroutines.
-func (e *dwEnv) debugDump() {
-	rows, err := e.pool.Query(context.Background(), `SELECT pid, application_name, state, coalesce(wait_event_type, ''), coalesce(wait_event, ''),
- now() - xact_start, left(query, 200) FROM pg_stat_activity WHERE datname = current_database() ORDER BY xact_start`)
-	if err == nil {
-		for rows.Next() {
-			var pid int
-			var app, state, wt, we, q string
-			var age *time.Duration
-			_ = rows.Scan(&pid, &app, &state, &wt, &we, &age, &q)
-			e.t.Logf("session %d %s %s %s/%s %v: %s", pid, app, state, wt, we, age, q)
-		}
-		rows.Close()
-	}
-	if e.last != nil {
-		_ = e.last.Signal(syscall.SIGQUIT)
-		time.Sleep(2 * time.Second)
-	}
-}
-
-// settle waits until no dual write is in flight.
-func (e *dwEnv) settle() {
-	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var n int
-		err := e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM strangler.dualwrite_intents)
- + (SELECT count(*) FROM samples.outbox WHERE applied_at IS NULL)`).Scan(&n)
-		if err == nil && n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			_, out := e.cli("outbox", "list")
-			e.debugDump()
-			e.t.Fatalf("the dual writes did not settle (%v):\n%s", err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// wantNoDrift runs `strangler reconcile samples --json` and fails on drift.
-func (e *dwEnv) wantNoDrift() {
-	e.t.Helper()
-	code, out := e.cli("reconcile", "samples", "--json")
-	if code != 0 {
-		e.t.Fatalf("reconcile exit %d:\n%s", code, out)
-	}
-	var res struct {
-		Report dualwrite.Report `json:"report"`
-	}
-	if err := json.NewDecoder(strings.NewReader(out)).Decode(&res); err != nil || res.Report.Total != 0 || len(res.Report.Tables) != 4 {
-		e.t.Fatalf("reconcile: %v\n%s", err, out)
-	}
-}
-
-// seedLegacy inserts n samples straight into legacy's table: rows that
-// predate the dual writes, which only a backfill copies.
-func (e *dwEnv) seedLegacy(n int) {
-	e.t.Helper()
-	_, err := e.legacyPool.Exec(context.Background(), `INSERT INTO public.nanopore_samples
- (sample_name, submitter_name, submitter_email, sample_type, concentration, submitted_at, created_at, updated_at, created_by, chart_field)
-SELECT 'Seed ' || i, 'Jo Smith', 'seed' || i || '@lab.org', 'RNA', i / 7.0, now() - i * interval '1 minute',
- now() - i * interval '1 minute', now() - i * interval '1 minute', '550e8400-e29b-41d4-a716-446655440000', 'NANO-002'
-FROM generate_series(1, $1) AS i`, n)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// createHot makes the sample every client updates at once.
-func (e *dwEnv) createHot() string {
-	e.t.Helper()
-	resp, err := http.Post(e.url()+"/api/trpc/nanopore.create", "application/json", strings.NewReader(
-		`{"sampleName":"Hot","submitterName":"Jo Smith","submitterEmail":"hot@lab.org","sampleType":"DNA","chartField":"HTSF-001"}`))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Result struct{ Data struct{ ID string } } `json:"result"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || env.Result.Data.ID == "" {
-		e.t.Fatalf("create the hot sample: %d %v", resp.StatusCode, err)
-	}
-	return env.Result.Data.ID
-}
-
-// legacyLists checks that legacy's own API lists every id: a create
-// through legacy first, since legacy's getAll serves a snapshot that only
-// a create refreshes (contract 4.2).
-func (e *dwEnv) legacyLists(ids []string) {
-	e.t.Helper()
-	resp, err := http.Post(e.standin.URL+"/api/trpc/nanopore.create", "application/json", strings.NewReader(
-		`{"sampleName":"Refresh","submitterName":"Jo Smith","submitterEmail":"r@lab.org","sampleType":"DNA","chartField":"HTSF-001"}`))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	resp, err = http.Get(e.standin.URL + "/api/trpc/nanopore.getAll")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	missing := 0
-	for _, id := range ids {
-		if !bytes.Contains(body, []byte(`"id":"`+id+`"`)) {
-			missing++
-		}
-	}
-	if missing > 0 || len(ids) == 0 {
-		e.t.Fatalf("legacy's getAll lacks %d of the %d samples created while new was primary", missing, len(ids))
-	}
-}
-
-// wantClean fails on any answer a user should not have seen, saying
-// where the first sample named in one stands in both stores.
-func (e *dwEnv) wantClean(cl *dwClients, allowConnErrors bool) {
-	e.t.Helper()
-	bad, conn := cl.report()
-	if len(bad) > 0 {
-		for _, b := range bad[:min(5, len(bad))] {
-			e.t.Log(b)
-		}
-		if id := uuidPattern.FindString(bad[0]); id != "" {
-			for _, q := range []struct {
-				pool *pgxpool.Pool
-				sql  string
-			}{
-				{e.legacyPool, `SELECT 'legacy: ' || created_at::text || ' / ' || updated_at::text FROM public.nanopore_samples WHERE id = $1`},
-				{e.pool, `SELECT 'new: ' || created_at::text || ' / ' || updated_at::text FROM samples.nanopore_samples WHERE id = $1`},
-			} {
-				var where string
-				err := q.pool.QueryRow(context.Background(), q.sql, id).Scan(&where)
-				e.t.Logf("%s %s %v", id, where, err)
-			}
-		}
-		e.t.Fatalf("%d unexpected answers, first: %s", len(bad), bad[0])
-	}
-	if conn > 0 && !allowConnErrors {
-		e.t.Fatalf("%d connection errors", conn)
-	}
 }
 
 // Mixed writes by 20 concurrent clients while the samples write group goes
@@ -514,4 +242,56 @@ func TestDualwriteBackfill100kKilledHalfway(t *testing.T) {
 	}
 	e.wantNoDrift()
 	t.Logf("backfill of %d rows: killed at %d, %.0f rows/s before the kill, %.0f rows/s resumed", res.Total, pr.Done, firstRate, res.RowsPerSecond)
+}
+
+// The dual-write commands on a small drift: reconcile exits 1 and names
+// the rows, --repair fixes them from the mode's source of truth and exits
+// 0, an unreachable database exits 2; outbox lists, retries and drops.
+func TestDualwriteCommands(t *testing.T) {
+	e := newDWEnv(t, true)
+	e.seedLegacy(3)
+	if code, out := e.cli("backfill", "samples", "--dry-run"); code != 0 || !strings.Contains(out, "would copy 3") {
+		t.Fatalf("dry run: %d %s", code, out)
+	}
+	code, out := e.cli("reconcile", "samples")
+	if code != exitDrift || !strings.Contains(out, "drift: 3 rows") || !strings.Contains(out, "missing  nanopore_samples") {
+		t.Fatalf("reconcile of 3 missing rows: %d\n%s", code, out)
+	}
+	if code, out = e.cli("reconcile", "samples", "--repair"); code != 0 || !strings.Contains(out, "repaired 3 samples (3 rows) from legacy") {
+		t.Fatalf("reconcile --repair: %d\n%s", code, out)
+	}
+	if code, out = e.cli("reconcile", "samples"); code != 0 || !strings.Contains(out, "no drift") {
+		t.Fatalf("after the repair: %d\n%s", code, out)
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM strangler.dualwrite_audit WHERE action = 'repair'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d repairs recorded (%v)", n, err)
+	}
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO samples.outbox (aggregate_id, tbl, row_id, op, dead_at, dead_reason)
+VALUES (gen_random_uuid(), 'nanopore_samples', gen_random_uuid(), 'upsert', now(), 'boom')`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out = e.cli("outbox", "list", "--dead"); code != 0 || !strings.Contains(out, "relay") || !strings.Contains(out, "boom") {
+		t.Fatalf("outbox list --dead: %d\n%s", code, out)
+	}
+	if code, out = e.cli("outbox", "retry", "--dead"); code != 0 || !strings.Contains(out, "retried 1 rows") {
+		t.Fatalf("outbox retry --dead: %d\n%s", code, out)
+	}
+	if code, out = e.cli("outbox", "drop", "nonsense", "--reason", "x"); code != exitUsage {
+		t.Fatalf("outbox drop of a bad id: %d\n%s", code, out)
+	}
+	var bad bytes.Buffer
+	env := append(e.env(), "STRANGLER_LEGACY_DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if code := dwExecute(context.Background(), []string{"reconcile", "samples", "--config", shippedConfig}, env, &bad, &bad); code != exitUsage {
+		t.Fatalf("reconcile without its legacy database: %d, want 2\n%s", code, bad.String())
+	}
+}
+
+func TestBackfillBar(t *testing.T) {
+	got := bar(dualwrite.Progress{Table: "nanopore_samples", Done: 52000, Total: 100000, RowsPerSecond: 8000})
+	for _, want := range []string{"[===============>              ]", " 52% 52000/100000 rows", "8000 rows/s", "ETA 6s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("bar = %q, want it to contain %q", got, want)
+		}
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/nanopore/strangler/internal/dualwrite"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/services/samples"
-	"github.com/nanopore/strangler/internal/store"
 )
 
 // outboxCmd shows and handles the dual writes' queues: the service's
@@ -191,14 +190,14 @@ func openDualWriter(ctx context.Context, m *Main, compare dualwrite.CompareFunc)
 	}
 	cfg := m.Config
 	const workers = 4
-	coord, err := store.Open(ctx, cfg.DatabaseURL, store.Options{ApplicationName: "strangler-dualwrite", MaxConns: workers + 4})
+	coord, err := dualwrite.OpenPool(ctx, cfg.DatabaseURL, workers+4, false)
 	if err != nil {
 		return nil, noop, fmt.Errorf("dual writes: %w", err)
 	}
 	stores := dualwrite.Stores{Legacy: coord, New: coord}
 	closeAll := coord.Close
 	if cfg.LegacyDatabase() != cfg.DatabaseURL {
-		legacy, err := store.Open(ctx, cfg.LegacyDatabase(), store.Options{ApplicationName: "strangler-dualwrite", MaxConns: workers + 2})
+		legacy, err := dualwrite.OpenPool(ctx, cfg.LegacyDatabase(), workers+2, true)
 		if err != nil {
 			coord.Close()
 			return nil, noop, fmt.Errorf("dual writes: legacy database: %w", err)

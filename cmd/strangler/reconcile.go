@@ -139,7 +139,11 @@ strangler.dualwrite_audit, and the comparison is run again.`,
 			}
 			t, err := c.dualwriteTarget(cmd, args[0])
 			if err != nil {
-				return err
+				var ee *exitError
+				if errors.As(err, &ee) {
+					return err
+				}
+				return &exitError{code: exitUsage, err: fmt.Errorf("could not compare: %w", err)}
 			}
 			defer t.close()
 			return c.reconcile(cmd.Context(), t, repair, from, limit, asJSON)

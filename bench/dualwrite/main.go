@@ -1,0 +1,194 @@
+// Command dualwrite measures the dual writes of issue 6:
+//
+//   - write: the latency users see for sample writes through the proxy
+//     with the samples write group in legacy mode and no dual write (what
+//     they get today), in shadow (intent stored before legacy, replay on
+//     the new service, comparison, converge), and in legacy mode with the
+//     default converge, under open-loop load at a fixed rate, cells
+//     interleaved over several rounds;
+//   - backfill: rows per second of `strangler backfill` over N legacy
+//     samples (legacy and service schema in two databases), and of
+//     reconcile over the result.
+//
+// Usage (PostgreSQL at $TEST_PG_URL or the local server, Node for the
+// legacy stand-in):
+//
+//	go run ./bench/dualwrite [-rate 50] [-cell 20s] [-rounds 3] [-backfill 100000] [-out bench/dualwrite/results.md]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	rate := flag.Float64("rate", 50, "writes per second (open loop)")
+	cellDur := flag.Duration("cell", 20*time.Second, "duration of one cell")
+	rounds := flag.Int("rounds", 3, "rounds (each runs every cell, in rotated order)")
+	backfillN := flag.Int("backfill", 100000, "legacy samples to backfill (0: skip)")
+	out := flag.String("out", "", "also write the report to this file")
+	admin := flag.String("pg", envOr("TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "maintenance database URL")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var report strings.Builder
+	w := io.MultiWriter(os.Stdout, &report)
+	fmt.Fprintf(w, "# Dual-write bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if err := runWrite(ctx, w, *admin, *rate, *cellDur, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "write bench:", err)
+		os.Exit(1)
+	}
+	if *backfillN > 0 {
+		if err := runBackfill(ctx, w, *admin, *backfillN); err != nil {
+			fmt.Fprintln(os.Stderr, "backfill bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+// sample is one cell's measurements.
+type sample struct {
+	cell      string
+	round     int
+	lat       []time.Duration
+	errors    int
+	settle    time.Duration
+	converges uint64
+}
+
+func runWrite(ctx context.Context, w io.Writer, admin string, rate float64, cellDur time.Duration, rounds int) error {
+	db, err := createDB(ctx, admin, "bench_dualwrite")
+	if err != nil {
+		return err
+	}
+	defer db.drop()
+	st, err := startStandin(db.URL)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	b, done, err := newWriteBench(ctx, db.URL, st.URL)
+	if err != nil {
+		return err
+	}
+	defer done()
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
+	cells := []string{cellLegacy, cellShadow, cellConverge}
+	if err := b.cell(cellShadow); err != nil {
+		return err
+	}
+	openLoop(ctx, b, client, rate, 5*time.Second, 0) // warm up (not recorded)
+	b.settle(ctx)
+	var all []sample
+	for r := range rounds {
+		for k := range cells {
+			name := cells[(k+r)%len(cells)] // rotate the order every round
+			if err := b.cell(name); err != nil {
+				return err
+			}
+			before, _, _ := b.convergeSeconds()
+			s := openLoop(ctx, b, client, rate, cellDur, (r*len(cells)+k+1)*1_000_000)
+			s.cell, s.round = name, r+1
+			s.settle = b.settle(ctx)
+			after, _, _ := b.convergeSeconds()
+			s.converges = after - before
+			all = append(all, s)
+			fmt.Fprintf(os.Stderr, "round %d %-16s %s\n", r+1, name, summary(s.lat))
+		}
+	}
+	writeReport(w, b, all, rate, cellDur, rounds)
+	return ctx.Err()
+}
+
+// openLoop sends writes at a fixed rate for d, each due at start + i/rate
+// and timed from that moment (a late send counts against it: no
+// coordinated omission). seq numbers the writes of this cell.
+func openLoop(ctx context.Context, b *writeBench, c *http.Client, rate float64, d time.Duration, seq int) sample {
+	var s sample
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; i < int(rate*d.Seconds()) && ctx.Err() == nil; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(due))
+		wg.Go(func() {
+			_, ok := b.op(c, seq+i)
+			took := time.Since(due)
+			mu.Lock()
+			defer mu.Unlock()
+			if !ok {
+				s.errors++
+				return
+			}
+			s.lat = append(s.lat, took)
+		})
+	}
+	wg.Wait()
+	return s
+}
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), lat...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(p*float64(len(s)-1))]
+}
+
+func summary(lat []time.Duration) string {
+	return fmt.Sprintf("n=%d p50=%s p90=%s p99=%s max=%s", len(lat), ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func writeReport(w io.Writer, b *writeBench, all []sample, rate float64, cellDur time.Duration, rounds int) {
+	fmt.Fprintf(w, "## Write latency (open loop, %.0f writes/s, %s per cell, %d rounds, cells rotated)\n\n", rate, cellDur, rounds)
+	fmt.Fprintln(w, "Mix: 20% create, 20% update volume, 20% updateStatus, 20% assign, 20% update priority (creates first until 50 samples exist); latency from the moment a write was due to the end of its answer.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| round | cell | writes | errors | p50 | p90 | p99 | max | settle after | converges |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	pooled := map[string][]time.Duration{}
+	p99s := map[string][]time.Duration{}
+	for _, s := range all {
+		fmt.Fprintf(w, "| %d | %s | %d | %d | %s | %s | %s | %s | %s | %d |\n", s.round, s.cell, len(s.lat), s.errors,
+			ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.9)), ms(pct(s.lat, 0.99)), ms(pct(s.lat, 1)), ms(s.settle), s.converges)
+		pooled[s.cell] = append(pooled[s.cell], s.lat...)
+		p99s[s.cell] = append(p99s[s.cell], pct(s.lat, 0.99))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| cell | writes | p50 | p99 (pooled) | median of round p99s | p99 vs legacy |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	base := pct(pooled[cellLegacy], 0.99)
+	for _, c := range []string{cellLegacy, cellShadow, cellConverge} {
+		p99 := pct(pooled[c], 0.99)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %+.1f%% |\n", c, len(pooled[c]), ms(pct(pooled[c], 0.5)), ms(p99),
+			ms(pct(p99s[c], 0.5)), 100*(float64(p99)/float64(base)-1))
+	}
+	n, mean, p99 := b.convergeSeconds()
+	fmt.Fprintf(w, "\nConverge lag (legacy's answer to the new store holding its rows), all cells: %d converges, mean %.1f ms, p99 <= %.0f ms (histogram bucket).\n\n",
+		n, mean*1000, p99*1000)
+}
