@@ -23,34 +23,51 @@ type Control interface {
 	History(ctx context.Context, id string, limit int) ([]flags.HistoryEntry, error)
 }
 
-// Authorizer names the caller of an admin API request, or refuses it.
-type Authorizer func(r *http.Request) (actor string, ok bool)
-
 // badRequest is implemented by errors that are the caller's fault.
 type badRequest interface{ BadRequest() bool }
 
-func (s *Server) mountAPI(e *echo.Echo) {
-	api := e.Group("/api", s.requireAuth)
-	api.GET("/routes", s.getRoutes)
-	api.PUT("/routes/:id", s.putRoute)
-	api.POST("/rollback", s.postRollback)
-	api.GET("/history", s.getHistory)
+// mountAPI registers the API's endpoints with the permission each needs
+// (guardAPI has authenticated the caller already).
+func (s *Server) mountAPI() {
+	api, read := s.api, need(PermRead)
+	api.GET("/me", s.getMe)
+	if s.opts.Control != nil {
+		api.GET("/routes", s.getRoutes, read)
+		api.PUT("/routes/:id", s.putRoute)
+		api.POST("/rollback", s.postRollback, need(PermRollback))
+		api.GET("/history", s.getHistory, read)
+		api.GET("/live", s.getLive, read)
+		api.GET("/live/stream", s.streamLive, read)
+	}
+	if s.opts.Diffs != nil {
+		s.MountDiffs(s.opts.Diffs)
+	}
+	if s.opts.Accepted != nil {
+		api.GET("/accepted", s.getAccepted, read)
+		api.POST("/accepted", s.postAccepted, need(PermAccept))
+		api.DELETE("/accepted/:id", s.deleteAccepted, need(PermAccept))
+	}
+	if s.opts.Guard != nil {
+		api.GET("/guard", s.getGuard, read)
+		api.PUT("/guard", s.putGuard, need(PermGuard))
+	}
+	if s.opts.Tokens != nil {
+		api.GET("/tokens", s.getTokens, need(PermTokens))
+		api.POST("/tokens", s.postToken, need(PermTokens))
+		api.DELETE("/tokens/:name", s.deleteToken, need(PermTokens))
+	}
 }
 
-// requireAuth closes the API to callers without credentials; with no
-// authorizer configured it is closed to everyone.
-func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if s.opts.Authorize == nil {
-			return echo.NewHTTPError(http.StatusUnauthorized, "the admin API is closed: configure admin_token_hashes")
-		}
-		actor, ok := s.opts.Authorize(c.Request())
-		if !ok {
-			return echo.NewHTTPError(http.StatusUnauthorized, "a valid admin token is required (Authorization: Bearer <token>)")
-		}
-		c.Set("actor", actor)
-		return next(c)
+// getMe tells the console who is logged in, what they may do and the
+// CSRF token of their session.
+func (s *Server) getMe(c echo.Context) error {
+	p := principal(c)
+	body := map[string]any{"actor": p.Actor, "name": p.Name, "roles": p.Roles, "via": p.Via,
+		"permissions": p.Permissions()}
+	if p.Session {
+		body["csrf"] = s.opts.Auth.csrfOf(c.Request())
 	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (s *Server) getRoutes(c echo.Context) error {
@@ -67,15 +84,26 @@ type flipBody struct {
 	Reason  string `json:"reason"`
 }
 
+// putRoute flips a route. Back to legacy it is a rollback, which an SRE
+// may do too; any other mode needs the flip permission.
 func (s *Server) putRoute(c echo.Context) error {
+	p := principal(c)
+	if !p.Can(PermFlip) && !p.Can(PermRollback) {
+		return allowed(c, PermFlip)
+	}
 	var b flipBody
 	if err := decodeStrict(c, &b); err != nil {
 		return err
 	}
+	if b.Mode != "legacy" {
+		if err := allowed(c, PermFlip); err != nil {
+			return err
+		}
+	}
 	if strings.TrimSpace(b.Reason) == "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "reason: a reason is required")
 	}
-	res, err := s.opts.Control.Flip(c.Request().Context(), c.Param("id"), b.Mode, b.Percent, s.meta(c, b.Reason))
+	res, err := s.opts.Control.Flip(c.Request().Context(), c.Param("id"), b.Mode, b.Percent, meta(c, b.Reason))
 	return s.result(c, res, err)
 }
 
@@ -96,18 +124,14 @@ func (s *Server) postRollback(c echo.Context) error {
 	if b.All == (len(b.Routes) > 0) {
 		return echo.NewHTTPError(http.StatusBadRequest, "give either routes or all: true")
 	}
-	res, err := s.opts.Control.Rollback(c.Request().Context(), b.Routes, b.All, s.meta(c, b.Reason))
+	res, err := s.opts.Control.Rollback(c.Request().Context(), b.Routes, b.All, meta(c, b.Reason))
 	return s.result(c, res, err)
 }
 
 func (s *Server) getHistory(c echo.Context) error {
-	limit := 100
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: must be a number from 1 to 10000")
-		}
-		limit = n
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
 	}
 	h, err := s.opts.Control.History(c.Request().Context(), c.QueryParam("route"), limit)
 	if err != nil {
@@ -119,9 +143,27 @@ func (s *Server) getHistory(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"history": h})
 }
 
-func (s *Server) meta(c echo.Context, reason string) flags.Meta {
-	actor, _ := c.Get("actor").(string)
-	return flags.Meta{Actor: actor, Reason: reason, Source: "admin-api"}
+// queryLimit reads ?limit= (default 100).
+func queryLimit(c echo.Context) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, "limit: must be a number from 1 to 10000")
+	}
+	return n, nil
+}
+
+// meta attributes a write to its caller: the console's or the API's.
+func meta(c echo.Context, reason string) flags.Meta {
+	p := principal(c)
+	source := "admin-api"
+	if p.Session {
+		source = "console"
+	}
+	return flags.Meta{Actor: p.Actor, Reason: reason, Source: source}
 }
 
 // result answers a flag change: 200 when written to the database, 202 when

@@ -22,17 +22,17 @@ type Diffs interface {
 
 var _ Diffs = (*shadow.Store)(nil)
 
-// MountDiffs serves the mismatch records behind the admin API's
-// authorisation, as `strangler diffs` shows them:
+// MountDiffs serves the mismatch records to callers who may read, as
+// `strangler diffs` shows them (also Options.Diffs):
 //
 //	GET /api/diffs?route=R&since=1h&limit=N[&format=text]
 //	GET /api/diffs/ID[?format=text]
 //
 // Call it once, before the server serves.
 func (s *Server) MountDiffs(d Diffs) {
-	api := s.echo.Group("/api", s.requireAuth)
-	api.GET("/diffs", func(c echo.Context) error { return s.getDiffs(c, d) })
-	api.GET("/diffs/:id", func(c echo.Context) error { return s.getDiff(c, d) })
+	read := need(PermRead)
+	s.api.GET("/diffs", func(c echo.Context) error { return s.getDiffs(c, d) }, read)
+	s.api.GET("/diffs/:id", func(c echo.Context) error { return s.getDiff(c, d) }, read)
 }
 
 func (s *Server) getDiffs(c echo.Context, d Diffs) error {
@@ -40,11 +40,9 @@ func (s *Server) getDiffs(c echo.Context, d Diffs) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
 	}
-	limit := 100
-	if v := c.QueryParam("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 10000 {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: must be a number from 1 to 10000")
-		}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
 	}
 	rep, err := d.Report(c.Request().Context(), shadow.Filter{Route: c.QueryParam("route"), Since: time.Now().Add(-since), Limit: limit})
 	if err != nil {

@@ -31,10 +31,8 @@ func TestDiffsAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Gatherer: prometheus.NewRegistry(), Authorize: func(r *http.Request) (string, bool) {
-		return "token:test", r.Header.Get("Authorization") == "Bearer ok"
-	}})
-	srv.MountDiffs(st)
+	srv := New(Options{Gatherer: prometheus.NewRegistry(), Diffs: st,
+		Auth: NewAuth(AuthOptions{ConfigTokenHashes: []string{credOf(HashToken("ok"))}, ConfigTokenRole: RoleViewer})})
 	get := func(path, auth string) (int, string) {
 		req := httptest.NewRequest("GET", path, nil)
 		if auth != "" {

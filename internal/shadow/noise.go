@@ -104,7 +104,8 @@ func (s *Shadower) learn(ctx context.Context, p Pair) {
 	}
 }
 
-// refreshNoise reloads the noise every replica learnt, until ctx ends.
+// refreshNoise reloads the noise every replica learnt and the accepted
+// differences declared at run time, until ctx ends.
 func (s *Shadower) refreshNoise(ctx context.Context) {
 	if s.store == nil {
 		return
@@ -116,6 +117,9 @@ func (s *Shadower) refreshNoise(ctx context.Context) {
 			s.noise.merge(paths)
 		} else if ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("shadow: noise not reloaded")
+		}
+		if err := s.ReloadDeclared(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("shadow: declared accepted differences not reloaded")
 		}
 		select {
 		case <-ctx.Done():

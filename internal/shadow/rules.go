@@ -3,6 +3,7 @@ package shadow
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanopore/strangler/internal/config"
@@ -76,6 +77,9 @@ type RuleSet struct {
 	accepted []accepted
 	cache    sync.Map // route + "\x00" + procedure -> *Rules
 	writes   map[string]bool
+	// declared are the accepted differences declared at run time
+	// (strangler.shadow_accepted), replaced whole by SetDeclared.
+	declared atomic.Pointer[[]accepted]
 }
 
 // accepted is one declared difference, compiled.
@@ -162,7 +166,18 @@ type acceptContext struct {
 
 // accept returns the declared difference that covers a diff, if any.
 func (rs *RuleSet) accept(route, procedure, gen string, ac acceptContext) (config.AcceptedDiff, bool) {
-	for _, a := range rs.accepted {
+	if a, ok := acceptFrom(rs.accepted, route, procedure, gen, ac); ok {
+		return a, true
+	}
+	if d := rs.declared.Load(); d != nil {
+		return acceptFrom(*d, route, procedure, gen, ac)
+	}
+	return config.AcceptedDiff{}, false
+}
+
+// acceptFrom returns the first difference of list that covers a diff.
+func acceptFrom(list []accepted, route, procedure, gen string, ac acceptContext) (config.AcceptedDiff, bool) {
+	for _, a := range list {
 		if !a.route.Match(route) || !a.procedure.Match(procedure) || !a.path.Match(gen) {
 			continue
 		}
