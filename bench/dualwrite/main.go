@@ -73,6 +73,7 @@ type sample struct {
 	cell      string
 	round     int
 	lat       []time.Duration
+	hot       []time.Duration // Begin + Done of each write
 	errors    int
 	settle    time.Duration
 	converges uint64
@@ -109,8 +110,9 @@ func runWrite(ctx context.Context, w io.Writer, admin string, rate float64, cell
 				return err
 			}
 			before, _, _ := b.convergeSeconds()
+			b.takeHot()
 			s := openLoop(ctx, b, client, rate, cellDur, (r*len(cells)+k+1)*1_000_000)
-			s.cell, s.round = name, r+1
+			s.cell, s.round, s.hot = name, r+1, b.takeHot()
 			s.settle = b.settle(ctx)
 			after, _, _ := b.convergeSeconds()
 			s.converges = after - before
@@ -173,20 +175,28 @@ func writeReport(w io.Writer, b *writeBench, all []sample, rate float64, cellDur
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	pooled := map[string][]time.Duration{}
 	p99s := map[string][]time.Duration{}
+	hot := map[string][]time.Duration{}
 	for _, s := range all {
 		fmt.Fprintf(w, "| %d | %s | %d | %d | %s | %s | %s | %s | %s | %d |\n", s.round, s.cell, len(s.lat), s.errors,
 			ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.9)), ms(pct(s.lat, 0.99)), ms(pct(s.lat, 1)), ms(s.settle), s.converges)
 		pooled[s.cell] = append(pooled[s.cell], s.lat...)
+		hot[s.cell] = append(hot[s.cell], s.hot...)
 		p99s[s.cell] = append(p99s[s.cell], pct(s.lat, 0.99))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| cell | writes | p50 | p99 (pooled) | median of round p99s | p99 vs legacy |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
-	base := pct(pooled[cellLegacy], 0.99)
+	fmt.Fprintln(w, "| cell | writes | p50 | p99 (pooled) | p99 vs legacy | median of round p99s | vs legacy | dual-write hot path p50 / p99 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	base, baseMed := pct(pooled[cellLegacy], 0.99), pct(p99s[cellLegacy], 0.5)
 	for _, c := range []string{cellLegacy, cellShadow, cellConverge} {
-		p99 := pct(pooled[c], 0.99)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %+.1f%% |\n", c, len(pooled[c]), ms(pct(pooled[c], 0.5)), ms(p99),
-			ms(pct(p99s[c], 0.5)), 100*(float64(p99)/float64(base)-1))
+		p99, med := pct(pooled[c], 0.99), pct(p99s[c], 0.5)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %+.1f%% | %s | %+.1f%% | %s / %s |\n", c, len(pooled[c]), ms(pct(pooled[c], 0.5)), ms(p99),
+			100*(float64(p99)/float64(base)-1), ms(med), 100*(float64(med)/float64(baseMed)-1), ms(pct(hot[c], 0.5)), ms(pct(hot[c], 0.99)))
+	}
+	if len(b.errs) > 0 {
+		fmt.Fprintln(w, "\nFailed writes:")
+		for what, n := range b.errs {
+			fmt.Fprintf(w, "- %d x %s\n", n, what)
+		}
 	}
 	n, mean, p99 := b.convergeSeconds()
 	fmt.Fprintf(w, "\nConverge lag (legacy's answer to the new store holding its rows), all cells: %d converges, mean %.1f ms, p99 <= %.0f ms (histogram bucket).\n\n",

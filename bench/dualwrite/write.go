@@ -47,11 +47,14 @@ type writeBench struct {
 	writers map[string]*dualwrite.Writer // "pure" (SkipLegacyMode) and "follow"
 	current atomic.Pointer[dualwrite.Writer]
 	pool    *pgxpool.Pool
+	dbURL   string
 	reg     *prometheus.Registry
 	url     string
 
-	mu  sync.Mutex
-	ids []string
+	mu   sync.Mutex
+	ids  []string
+	hot  []time.Duration
+	errs map[string]int
 }
 
 func newWriteBench(ctx context.Context, dbURL, legacyURL string) (*writeBench, func(), error) {
@@ -63,11 +66,11 @@ func newWriteBench(ctx context.Context, dbURL, legacyURL string) (*writeBench, f
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := openMigrated(ctx, dbURL, 24)
+	pool, err := openMigrated(ctx, dbURL, 8)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &writeBench{routes: cfg.Routes, pool: pool, reg: prometheus.NewRegistry(), writers: map[string]*dualwrite.Writer{}}
+	b := &writeBench{routes: cfg.Routes, pool: pool, dbURL: dbURL, reg: prometheus.NewRegistry(), writers: map[string]*dualwrite.Writer{}}
 	if err := b.setMode(cellLegacy); err != nil {
 		return nil, nil, err
 	}
@@ -93,10 +96,19 @@ func newWriteBench(ctx context.Context, dbURL, legacyURL string) (*writeBench, f
 // shadower, without records).
 func (b *writeBench) startWriters(ctx context.Context, svc *samples.Service) func() {
 	sh := shadow.New(shadow.Options{Registerer: prometheus.NewRegistry()})
-	stores := dualwrite.Stores{Legacy: b.pool, New: b.pool}
+	// As serve does (openDualWriter): pools of their own.
+	dwPool, err := dualwrite.OpenPool(ctx, b.dbURL, 8, false)
+	if err != nil {
+		panic(err)
+	}
+	hotPool, err := dualwrite.OpenPool(ctx, b.dbURL, 4, false)
+	if err != nil {
+		panic(err)
+	}
+	stores := dualwrite.Stores{Legacy: dwPool, New: dwPool}
 	var wg sync.WaitGroup
 	for name, skip := range map[string]bool{"pure": true, "follow": false} {
-		w, err := dualwrite.NewWriter(dualwrite.Options{Stores: stores, SkipLegacyMode: skip, Registerer: b.reg,
+		w, err := dualwrite.NewWriter(dualwrite.Options{Stores: stores, Intents: hotPool, SkipLegacyMode: skip, Registerer: b.reg,
 			Services: map[string]http.Handler{"samples": svc.Handler()}, Compare: dualwrite.JudgeWith(sh),
 			Mode: func(string) string { return b.mode() }, NoRelay: skip})
 		if err != nil {
@@ -112,6 +124,8 @@ func (b *writeBench) startWriters(ctx context.Context, svc *samples.Service) fun
 			w.Close()
 		}
 		wg.Wait()
+		hotPool.Close()
+		dwPool.Close()
 	}
 }
 
@@ -155,12 +169,30 @@ func (b *writeBench) cell(name string) error {
 	return b.setMode(mode)
 }
 
-// ServeHTTP is the executor's path for a whole request to legacy.
+// ServeHTTP is the executor's path for a whole request to legacy. It
+// also times what the dual writes add on the hot path: Begin (reading the
+// body, storing the intent) and Done (queueing the job).
 func (b *writeBench) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := b.rt.Decide(r)
+	t0 := time.Now()
 	p := b.current.Load().Begin(r, infoFrom(&d))
+	t1 := time.Now()
 	b.proxy.ServeHTTP(p.Wrap(w), r)
+	t2 := time.Now()
 	p.Done()
+	hot := t1.Sub(t0) + time.Since(t2)
+	b.mu.Lock()
+	b.hot = append(b.hot, hot)
+	b.mu.Unlock()
+}
+
+// takeHot returns and forgets the hot-path times recorded so far.
+func (b *writeBench) takeHot() []time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.hot
+	b.hot = nil
+	return h
 }
 
 // infoFrom describes a decided request for Begin (cmd/strangler's
@@ -222,12 +254,14 @@ func (b *writeBench) op(c *http.Client, i int) (time.Duration, bool) {
 	start := time.Now()
 	resp, err := c.Post(b.url+"/api/trpc/"+proc, "application/json", strings.NewReader(body))
 	if err != nil {
+		b.noteError(err.Error())
 		return 0, false
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if resp.StatusCode != http.StatusOK {
+		b.noteError(fmt.Sprintf("%s %d %.120s", proc, resp.StatusCode, data))
 		return took, false
 	}
 	if proc == "nanopore.create" {
@@ -274,4 +308,14 @@ func bucketQuantile(h *dto.Histogram, q float64) float64 {
 		}
 	}
 	return 0
+}
+
+// noteError counts a failed write by its description.
+func (b *writeBench) noteError(what string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.errs == nil {
+		b.errs = map[string]int{}
+	}
+	b.errs[what]++
 }

@@ -189,28 +189,33 @@ func openDualWriter(ctx context.Context, m *Main, compare dualwrite.CompareFunc)
 		return nil, noop, nil
 	}
 	cfg := m.Config
-	const workers = 4
+	const workers = 8
 	coord, err := dualwrite.OpenPool(ctx, cfg.DatabaseURL, workers+4, false)
 	if err != nil {
 		return nil, noop, fmt.Errorf("dual writes: %w", err)
 	}
+	hot, err := dualwrite.OpenPool(ctx, cfg.DatabaseURL, 4, false)
+	if err != nil {
+		coord.Close()
+		return nil, noop, fmt.Errorf("dual writes: %w", err)
+	}
 	stores := dualwrite.Stores{Legacy: coord, New: coord}
-	closeAll := coord.Close
+	closeAll := func() { hot.Close(); coord.Close() }
 	if cfg.LegacyDatabase() != cfg.DatabaseURL {
 		legacy, err := dualwrite.OpenPool(ctx, cfg.LegacyDatabase(), workers+2, true)
 		if err != nil {
-			coord.Close()
+			closeAll()
 			return nil, noop, fmt.Errorf("dual writes: legacy database: %w", err)
 		}
 		stores.Legacy = legacy
-		closeAll = func() { legacy.Close(); coord.Close() }
+		closeAll = func() { legacy.Close(); hot.Close(); coord.Close() }
 	}
 	handlers := map[string]http.Handler{}
 	for name, svc := range m.mounted {
 		handlers[name] = svc.Handler()
 	}
 	w, err := dualwrite.NewWriter(dualwrite.Options{
-		Stores: stores, Services: handlers, Compare: compare, Mode: groupModeFunc(m.router),
+		Stores: stores, Intents: hot, Services: handlers, Compare: compare, Mode: groupModeFunc(m.router),
 		Replica: m.flags.replica.ID, Registerer: m.Registry, Logger: m.Logger, Workers: workers,
 		// An intent is not recovered while its request may still be waiting
 		// for legacy.

@@ -283,9 +283,6 @@ func (c *copier) sync(ctx context.Context, coord pgx.Tx, to string, ids []string
 // writeAll writes aggregates into side to within tx, each under a savepoint
 // so that one bad aggregate fails alone.
 func (c *copier) writeAll(ctx context.Context, tx pgx.Tx, to string, aggs []aggregate, g guard) (map[string]error, error) {
-	if _, err := tx.Exec(ctx, exactSQL[to]); err != nil {
-		return nil, fmt.Errorf("make copies exact on %s: %w", to, err)
-	}
 	stmts := c.write[to]
 	if g.on {
 		stmts = c.write[to+"+guard"]
@@ -298,7 +295,7 @@ func (c *copier) writeAll(ctx context.Context, tx pgx.Tx, to string, aggs []aggr
 			args = append(args, nullJSON(t))
 		}
 		args = append(args, g.since)
-		err := c.writeOne(ctx, tx, stmts, args)
+		err := c.writeOne(ctx, tx, to, stmts, args)
 		if err == nil {
 			continue
 		}
@@ -313,9 +310,12 @@ func (c *copier) writeAll(ctx context.Context, tx pgx.Tx, to string, aggs []aggr
 	return failed, nil
 }
 
-// writeOne sends one aggregate's statements in one round trip.
-func (c *copier) writeOne(ctx context.Context, tx pgx.Tx, stmts []stmt, args []any) error {
+// writeOne sends one aggregate's statements in one round trip, after the
+// setting that makes copies exact (repeated for each: harmless, and it
+// saves a round trip).
+func (c *copier) writeOne(ctx context.Context, tx pgx.Tx, to string, stmts []stmt, args []any) error {
 	b := &pgx.Batch{}
+	b.Queue(exactSQL[to])
 	b.Queue("SAVEPOINT agg")
 	for _, s := range stmts {
 		a := make([]any, len(s.args))

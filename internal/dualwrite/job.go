@@ -201,11 +201,6 @@ func (w *Writer) converge(ctx context.Context, it *intent) bool {
 	g := w.groups[it.Group]
 	err := w.convergeOnce(ctx, g, it)
 	if err == nil {
-		if it.Stored {
-			if derr := w.store.done(ctx, it.ID); derr != nil {
-				w.log.Warn().Err(derr).Msg("converged intent not deleted; it will be converged again")
-			}
-		}
 		outcome := "ok"
 		if !it.Answered {
 			outcome = "recovered"
@@ -237,6 +232,9 @@ func (w *Writer) convergeOnce(ctx context.Context, g *group, it *intent) error {
 		return err
 	}
 	if len(it.IDs) == 0 {
+		if it.Stored {
+			return w.store.done(ctx, it.ID)
+		}
 		return nil
 	}
 	gd := guard{}
@@ -248,7 +246,11 @@ func (w *Writer) convergeOnce(ctx context.Context, g *group, it *intent) error {
 	var failed map[string]error
 	err := pgx.BeginFunc(ctx, w.opts.Stores.New, func(tx pgx.Tx) error {
 		var err error
-		failed, err = g.c.sync(ctx, tx, SideNew, it.IDs, gd)
+		if failed, err = g.c.sync(ctx, tx, SideNew, it.IDs, gd); err != nil || len(failed) > 0 || !it.Stored {
+			return err
+		}
+		// The intent goes with the rows it brought: one commit.
+		_, err = tx.Exec(ctx, `DELETE FROM strangler.dualwrite_intents WHERE id = $1`, it.ID)
 		return err
 	})
 	if err != nil {

@@ -101,9 +101,9 @@ func (w *Writer) retryDue(ctx context.Context, groups []string) {
 		// The workers converge them, so that the database sees no more
 		// sessions than Workers whatever the backlog; a full queue leaves
 		// the rest for the next round (their lease runs meanwhile).
-		for i, it := range its {
+		for _, it := range its {
 			if !w.jobs.push(&job{intents: []*intent{it}, done: w.opts.Now()}) {
-				w.log.Warn().Int("left", len(its)-i).Msg("job queue full; due intents wait for the next round")
+				// The workers are behind: the rest wait for a later round.
 				return
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -23,6 +24,10 @@ type Options struct {
 	Specs []*Spec
 	// Stores are the legacy and new databases (required).
 	Stores Stores
+	// Intents is the pool that stores intents on the hot path (default
+	// Stores.New). A small pool of its own keeps the users' writes from
+	// waiting for a connection behind the workers.
+	Intents *pgxpool.Pool
 	// Services are the in-process services by name, for secondary
 	// executions. A group whose service is missing (a remote target) is
 	// converged without executing (counted as skipped, no_service).
@@ -40,7 +45,7 @@ type Options struct {
 	SkipLegacyMode bool
 	// Replica names this process in intent rows and applied_by.
 	Replica string
-	// Workers run secondary executions and converges (default 4).
+	// Workers run secondary executions and converges (default 8).
 	Workers int
 	// Queue bounds the jobs waiting for a worker (default 10000); a job
 	// that does not fit is left to the retry loop (skipped: queue_full),
@@ -89,12 +94,15 @@ func (o *Options) fill() error {
 	if len(o.Specs) == 0 {
 		o.Specs = []*Spec{Samples}
 	}
+	if o.Intents == nil {
+		o.Intents = o.Stores.New
+	}
 	for _, s := range o.Specs {
 		if err := s.Validate(); err != nil {
 			return err
 		}
 	}
-	setDefault(&o.Workers, 4)
+	setDefault(&o.Workers, 8)
 	setDefault(&o.Queue, 10000)
 	setDefault(&o.MaxBody, 1<<20)
 	setDefault(&o.MaxAnswer, 1<<20)
@@ -129,7 +137,8 @@ type Writer struct {
 	groups map[string]*group
 	m      *metrics
 	log    zerolog.Logger
-	store  intents
+	store  intents // the workers' and the retry loop's
+	hot    intents // Begin's
 
 	jobs     jobQueue
 	memory   memoryQueue
@@ -158,6 +167,7 @@ func NewWriter(opts Options) (*Writer, error) {
 		opts: opts, groups: map[string]*group{}, m: newMetrics(opts.Registerer),
 		log:   opts.Logger.With().Str("component", "dualwrite").Logger(),
 		store: intents{db: opts.Stores.New, replica: opts.Replica},
+		hot:   intents{db: opts.Intents, replica: opts.Replica},
 		stop:  make(chan struct{}), runDone: make(chan struct{}),
 	}
 	w.memory.limit = opts.MemoryLimit
@@ -207,9 +217,9 @@ type Pending struct {
 // Begin decides whether the request dual-writes and, if so, reads its body
 // (putting it back for the primary) and stores one intent per write group
 // before the primary sees the request. Call it for every tRPC request with
-// a mutation of a write group, whatever the mode; it returns nil when there
-// is nothing to do (new primary, legacy mode with SkipLegacyMode, no
-// group).
+// a mutation of a write group that goes to legacy, whatever the mode; it
+// returns nil when there is nothing to do (new primary, legacy mode with
+// SkipLegacyMode, no group).
 func (w *Writer) Begin(r *http.Request, in Info) *Pending {
 	if w == nil || w.closed.Load() || in.Primary != SideLegacy {
 		return nil
@@ -251,6 +261,9 @@ func (w *Writer) wanted(in Info) map[string]string {
 			if w.opts.SkipLegacyMode {
 				continue
 			}
+		case "new":
+			// Legacy primary in new mode: a request an admin forced to
+			// legacy. Its rows are converged (legacy's newer rows win).
 		default:
 			continue
 		}
@@ -340,7 +353,7 @@ func (w *Writer) storeIntents(ctx context.Context, its []*intent) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.StoreTimeout)
 	defer cancel()
 	for _, it := range its {
-		if err := w.store.insert(ctx, it, w.opts.Lease); err != nil {
+		if err := w.hot.insert(ctx, it, w.opts.Lease); err != nil {
 			w.dbDown.Store(time.Now().Add(time.Second).UnixNano())
 			w.log.Warn().Err(err).Str("group", it.Group).Msg("intent not stored before the write; kept in memory")
 			w.countNotStored(its)
