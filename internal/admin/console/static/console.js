@@ -47,7 +47,13 @@ const fmt = {
   rate: (v) => (v === null || v === undefined ? '–' : v.toFixed(1)),
   pct: (v) => (v === null || v === undefined ? '–' : (v * 100).toFixed(1) + '%'),
   ms: (v) => (v === null || v === undefined ? '–' : (v * 1000 < 10 ? (v * 1000).toFixed(1) : Math.round(v * 1000)) + ' ms'),
-  time: (t) => (t ? new Date(t).toLocaleString() : '–'),
+  time: (t) => {
+    if (!t) return '–';
+    const d = new Date(t);
+    const p = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' +
+      p(d.getMinutes()) + ':' + p(d.getSeconds());
+  },
 };
 
 // ---- the confirmation dialog: every write goes through it ----
@@ -129,7 +135,7 @@ const reasonField = { name: 'reason', label: 'Reason (goes into the history)', t
 
 function routeRow(r) {
   const cells = {};
-  const tr = el('tr', { 'data-route': r.id });
+  const tr = el('tr', { 'data-route': r.id, class: r.deny ? 'deny' : '' });
   tr.append(el('th', { scope: 'row', class: 'mono', text: r.id }));
   for (const k of ['mode', 'target', 'legacy-rps', 'legacy-err', 'legacy-p99', 'new-rps', 'new-err', 'new-p99',
     'mismatch', 'drift', 'changed']) {
@@ -153,7 +159,9 @@ function routeRow(r) {
 function updateRoutes(view) {
   const tbody = document.querySelector('#routes tbody');
   const live = view.live || {};
-  for (const r of view.routes.routes) {
+  // Routes that can move first; deny routes (no mode) at the end.
+  const routes = [...view.routes.routes].sort((a, b) => Number(a.deny) - Number(b.deny));
+  for (const r of routes) {
     let row = state.rows.get(r.id);
     if (!row) {
       row = routeRow(r);
@@ -176,7 +184,9 @@ function updateRoutes(view) {
     const d = l.drift;
     c.drift.textContent = d ? 'lag ' + d.relay_lag_seconds.toFixed(1) + ' s, ' + (d.outbox_pending + d.intents_pending) +
       ' pending' + (d.dead ? ', ' + d.dead + ' dead' : '') : '–';
-    c.changed.textContent = r.changed_by ? fmt.time(r.changed_at) + ' by ' + r.changed_by + ': ' + r.reason : 'default';
+    const changed = r.changed_by ? r.changed_by + ', ' + fmt.time(r.changed_at) + ': ' + r.reason : 'default';
+    c.changed.textContent = changed;
+    c.changed.title = changed;
     if (c.rollback) c.rollback.disabled = r.mode === 'legacy';
   }
   const v = view.routes;
@@ -279,7 +289,12 @@ function pretty(s) {
 }
 
 async function openRecord(id) {
-  const r = await api('GET', '/api/diffs/' + id);
+  renderRecord(await api('GET', '/api/diffs/' + id));
+  $('record').hidden = false;
+  $('record').focus();
+}
+
+function renderRecord(r) {
   state.record = r;
   $('record-h').textContent = 'Mismatch #' + r.id + ' · ' + r.route + (r.procedure ? ' · ' + r.procedure : '');
   $('record-request').textContent = r.method + ' ' + r.path + (r.query ? '?' + r.query : '') + ' — legacy ' +
@@ -288,9 +303,13 @@ async function openRecord(id) {
   $('record-legacy').textContent = pretty(r.legacy_body);
   $('record-new').textContent = pretty(r.new_body);
   const rows = (r.diffs || []).map((d) => {
-    const declare = d.class === 'mismatch' && can('accept') ? el('button', { type: 'button', class: 'declare',
-      'aria-label': 'Declare ' + d.general + ' accepted', text: 'Declare accepted…',
-      onclick: () => declareAccepted(r, d) }) : '';
+    let declare = '';
+    if (d.class === 'mismatch' && isDeclared(r.route, r.procedure, d.general)) {
+      declare = el('span', { class: 'badge', text: 'declared accepted' });
+    } else if (d.class === 'mismatch' && can('accept')) {
+      declare = el('button', { type: 'button', class: 'declare', 'aria-label': 'Declare ' + d.general + ' accepted',
+        text: 'Declare accepted…', onclick: () => declareAccepted(r, d) });
+    }
     return el('tr', { 'data-path': d.general },
       el('td', { class: 'mono', text: d.path }), el('td', { text: d.kind }),
       el('td', {}, el('span', { class: d.class === 'mismatch' ? 'badge bad' : 'badge', text: d.class })),
@@ -299,8 +318,6 @@ async function openRecord(id) {
       el('td', {}, declare));
   });
   document.querySelector('#record-diffs tbody').replaceChildren(...rows);
-  $('record').hidden = false;
-  $('record').focus();
 }
 
 function declareAccepted(rec, d) {
@@ -322,6 +339,7 @@ function declareAccepted(rec, d) {
       say('Declared ' + v.path + ' of ' + rec.route + ' accepted');
       await loadAccepted();
       await loadDiffs();
+      renderRecord(rec);
       return res;
     },
   });
