@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 )
 
@@ -172,8 +173,14 @@ func (s *Syncer) Run(ctx context.Context) {
 // session is one LISTEN connection's life: listen, write what waited, read
 // everything, then reload on each notification.
 func (s *Syncer) session(ctx context.Context) error {
+	// The URL may carry the pool's own parameters (pool_max_conns...):
+	// parse it as the pool does and take its connection settings.
+	pcfg, err := pgxpool.ParseConfig(s.ConnString)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.Connect(cctx, s.ConnString)
+	conn, err := pgx.ConnectConfig(cctx, pcfg.ConnConfig)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -68,6 +68,9 @@ func (p *Proxy) observed(w http.ResponseWriter, r *http.Request, d *routing.Deci
 	if p.opts.Observer == nil {
 		rec := &statusOnly{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
+		if gone(r) {
+			return guard.OutcomeOK
+		}
 		return guard.ClassifyHTTP(rec.status)
 	}
 	c := &capture{ResponseWriter: w}
@@ -76,7 +79,7 @@ func (p *Proxy) observed(w http.ResponseWriter, r *http.Request, d *routing.Deci
 	}
 	start := p.opts.Now()
 	h.ServeHTTP(c, r)
-	if sc := ScopeFrom(r.Context()); sc != nil && sc.Status == StatusClientClosed {
+	if gone(r) {
 		return guard.OutcomeOK // the client left: says nothing about the side
 	}
 	return p.report(d, sideOf(target), nil, c.status, c.buf, p.opts.Now().Sub(start))
@@ -111,6 +114,17 @@ func (p *Proxy) report(d *routing.Decision, side guard.Side, calls []int, status
 	}
 	batch := d.TRPC.Batch || calls != nil
 	return p.opts.Observer.ObserveTRPC(side, routes, procs, batch, status, body, latency)
+}
+
+// gone says whether the client went away before its answer: whatever the
+// side answered then (an in-process service's cancelled query answers 500 to
+// nobody) says nothing about that side's health.
+func gone(r *http.Request) bool {
+	if r.Context().Err() != nil {
+		return true
+	}
+	sc := ScopeFrom(r.Context())
+	return sc != nil && sc.Status == StatusClientClosed
 }
 
 func sideOf(target string) guard.Side {

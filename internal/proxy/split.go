@@ -60,8 +60,10 @@ func (p *Proxy) split(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		}()
 	}
 	wg.Wait()
-	for _, pt := range parts {
-		p.report(d, sideOf(pt.dest), pt.sub.Calls, pt.rec.status, pt.rec.body.Bytes(), pt.took)
+	if !gone(r) {
+		for _, pt := range parts {
+			p.report(d, sideOf(pt.dest), pt.sub.Calls, pt.rec.status, pt.rec.body.Bytes(), pt.took)
+		}
 	}
 	p.retryFailedParts(r, d, parts)
 	entries := make([]trpc.Entry, len(d.Calls))
