@@ -138,3 +138,27 @@ func TestBreakGlassRollsBackWithDatabaseAndIdentityProviderDown(t *testing.T) {
 		return code == 0 && strings.Contains(out, `"actor": "break-glass"`) && strings.Contains(out, "INC-7")
 	})
 }
+
+// TestConsoleStartsWhileTheIdentityProviderIsDown: discovery is lazy, so
+// the proxy starts with its provider down; a login then lands on the
+// login page with a notice, and the break-glass form is still there.
+func TestConsoleStartsWhileTheIdentityProviderIsDown(t *testing.T) {
+	idp := testutil.StartFakeOIDC(t)
+	issuer := idp.Issuer
+	idp.Close()
+	legacy := newLegacyStub(t)
+	m := startMain(t, adminConfig(t, legacy.URL, migratedDB(t), func(a *config.Admin) {
+		a.OIDC = config.AdminOIDC{Issuer: issuer, ClientID: consoleClientID, RolesClaim: "roles"}
+	}))
+	code, h, _ := get(t, m.AdminURL()+"/auth/login")
+	if code != http.StatusSeeOther || h.Get("Location") != "/login?m=provider-down" {
+		t.Fatalf("login with the provider down: %d to %q", code, h.Get("Location"))
+	}
+	_, _, page := get(t, m.AdminURL()+h.Get("Location"))
+	if !strings.Contains(page, "identity provider cannot be reached") || !strings.Contains(page, `action="/auth/token"`) {
+		t.Errorf("login page: %s", page)
+	}
+	if code, _, _ := get(t, m.AdminURL()+"/auth/callback?code=x&state=y"); code != http.StatusSeeOther {
+		t.Errorf("a callback nobody started answered %d", code)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/nanopore/strangler/internal/guard"
+	"github.com/nanopore/strangler/internal/routing"
 )
 
 // Options configure the admin server. Every part but Gatherer may be nil:
@@ -63,6 +64,9 @@ type Server struct {
 	echo  *echo.Echo
 	api   *echo.Group
 	live  *liveStats
+	// lastRoutes is the last routes view read, shown while the routes
+	// cannot be read (the database is down).
+	lastRoutes atomic.Pointer[routing.RoutesView]
 }
 
 // New builds the admin server; it is not ready until SetReady(true).

@@ -29,15 +29,26 @@ type LiveView struct {
 // streamEvery is how often the live stream sends; streamFor bounds one
 // stream, after which the browser reconnects (to any replica).
 const (
-	streamEvery = time.Second
-	streamFor   = 5 * time.Minute
+	streamEvery   = time.Second
+	streamFor     = 5 * time.Minute
+	routesTimeout = 2 * time.Second
 )
 
+// liveView reads the routes (within routesTimeout: a database that does
+// not answer must not stall the console) and the live figures. When the
+// routes cannot be read, the last view read is shown with the error.
 func (s *Server) liveView(ctx context.Context) LiveView {
 	v := LiveView{At: s.opts.Now()}
-	rv, err := s.opts.Control.Routes(ctx)
+	rctx, cancel := context.WithTimeout(ctx, routesTimeout)
+	rv, err := s.opts.Control.Routes(rctx)
+	cancel()
 	if err != nil {
-		v.Error = err.Error()
+		v.Error = "routes not read (" + err.Error() + "): showing the last ones read"
+		if last := s.lastRoutes.Load(); last != nil {
+			rv = *last
+		}
+	} else {
+		s.lastRoutes.Store(&rv)
 	}
 	v.Routes = rv
 	groups := map[string]string{}
