@@ -10,10 +10,10 @@
 //     samples (legacy and service schema in two databases), and of
 //     reconcile over the result.
 //
-// Usage (PostgreSQL at $TEST_PG_URL or the local server, Node for the
-// legacy stand-in):
+// Usage (PostgreSQL server binaries for a private cluster, Node for the
+// legacy stand-in; as root the bench raises its priority with -nice):
 //
-//	go run ./bench/dualwrite [-rate 50] [-cell 20s] [-rounds 3] [-backfill 100000] [-out bench/dualwrite/results.md]
+//	go run ./bench/dualwrite [-rate 50] [-cell 20s] [-rounds 3] [-backfill 100000] [-out FILE] [-pg URL] [-nice -10]
 package main
 
 import (
@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,10 +37,27 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds (each runs every cell, in rotated order)")
 	backfillN := flag.Int("backfill", 100000, "legacy samples to backfill (0: skip)")
 	out := flag.String("out", "", "also write the report to this file")
-	admin := flag.String("pg", envOr("TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "maintenance database URL")
+	admin := flag.String("pg", "", "maintenance database URL of a server to use (default: a private cluster of the bench's own)")
+	nice := flag.Int("nice", -10, "scheduling priority of the bench and what it starts (root only; 0: leave it)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *nice != 0 && os.Geteuid() == 0 {
+		// Inherited by the cluster and the stand-in: the machine's other
+		// work then lands less in the numbers.
+		if err := syscall.Setpriority(syscall.PRIO_PGRP, 0, *nice); err != nil {
+			fmt.Fprintln(os.Stderr, "setpriority:", err)
+		}
+	}
+	if *admin == "" {
+		c, err := startCluster()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "private cluster:", err)
+			os.Exit(1)
+		}
+		defer c.stop()
+		*admin = c.adminURL()
+	}
 	var report strings.Builder
 	w := io.MultiWriter(os.Stdout, &report)
 	fmt.Fprintf(w, "# Dual-write bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -59,13 +77,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-func envOr(k, d string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return d
 }
 
 // sample is one cell's measurements.
