@@ -86,7 +86,8 @@ func (c *cli) root() *cobra.Command {
 	root.PersistentFlags().StringVar(&c.configPath, "config", config.DefaultPath, "configuration file (YAML)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.checkConfigCmd(),
-		c.routesCmd(), c.flipCmd(), c.rollbackCmd(), c.historyCmd(), c.serveServiceCmd())
+		c.routesCmd(), c.flipCmd(), c.rollbackCmd(), c.historyCmd(), c.serveServiceCmd(),
+		c.diffsCmd(), c.backfillCmd(), c.reconcileCmd(), c.outboxCmd(), c.tokenCmd())
 	return root
 }
 
