@@ -114,6 +114,9 @@ func startAll(ctx context.Context, o runOptions) (*env, error) {
 	for _, s := range []struct{ name, mode, next string }{
 		{"legacy-only", "legacy", fast}, {"shadow, new stalls 10 s", "shadow", slow},
 		{"shadow, new refuses", "shadow", refused}, {"shadow, new answers in 20 ms", "shadow", fast},
+		// A/A control: a second legacy-only proxy shows how far two equal
+		// cells drift apart on this machine.
+		{"legacy-only (A/A control)", "legacy", fast},
 	} {
 		addr, stats := freeAddr(), freeAddr()
 		c, err := startChild("proxy "+s.name, o.proxyCores, "proxy", "-listen", addr, "-stats", stats,
@@ -142,6 +145,9 @@ type cell struct {
 	Compared, Requests float64
 	Skipped            map[string]float64
 	Errors             float64
+	// MaxQueue and MaxInflight are the shadower's own bounds at work: the
+	// comparisons waiting, and the bytes held by queued and running ones.
+	MaxQueue, MaxInflight float64
 	// CPUPerReq is the proxy process's user+system time over the run,
 	// divided by the requests answered: far steadier than latency on a
 	// shared machine.
@@ -173,9 +179,9 @@ func measure(ctx context.Context, o runOptions, e *env) error {
 		rate = o.rate
 	}
 	fmt.Printf("legacy-only capacity %.0f req/s (closed loop, %d connections): open-loop rate %.0f req/s\n", capRes.rps(), o.conns, rate)
-	open := e.scenarios[:3]
+	open := []*scenario{e.scenarios[0], e.scenarios[4], e.scenarios[1], e.scenarios[2]}
 	if o.with20msOpen {
-		open = e.scenarios
+		open = append(open, e.scenarios[3])
 	}
 	var cells []cell
 	for r := 1; r <= o.rounds; r++ {
@@ -257,6 +263,7 @@ func runCell(ctx context.Context, client *http.Client, sc *scenario, load func()
 			st := readStats(sc.stats)
 			c.MaxGoroutines = max(c.MaxGoroutines, st.Goroutines)
 			c.MaxHeap, c.MaxRSS = max(c.MaxHeap, int64(st.HeapInuse)), max(c.MaxRSS, st.RSS)
+			c.MaxQueue, c.MaxInflight = max(c.MaxQueue, st.Queue), max(c.MaxInflight, st.Inflight)
 			select {
 			case <-stop:
 				return
