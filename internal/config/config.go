@@ -42,7 +42,7 @@ type Config struct {
 	// Routes is the route table; see docs/routes.md.
 	Routes []Route `mapstructure:"routes"`
 
-	Canary   Canary   `mapstructure:"canary"`
+	Canary Canary `mapstructure:"canary"`
 	// TLS serves the public listener over HTTPS when both files are set.
 	TLS TLS `mapstructure:"tls"`
 	// AdminTLS does the same for the admin listener.
@@ -53,7 +53,9 @@ type Config struct {
 	Health   Health   `mapstructure:"health"`
 	Limits   Limits   `mapstructure:"limits"`
 	Guard    Guard    `mapstructure:"guard"`
-	Log      Log      `mapstructure:"log"`
+	// Admin says who may use the admin API and the console.
+	Admin Admin `mapstructure:"admin"`
+	Log   Log   `mapstructure:"log"`
 }
 
 // Health configures the active health checks of upstreams.
@@ -159,6 +161,7 @@ func Default() Config {
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, LegacyPath: "/health"},
 		Limits: DefaultLimits(),
 		Guard:  DefaultGuard(),
+		Admin:  DefaultAdmin(),
 		Log:    Log{Level: "info", Access: true},
 	}
 }

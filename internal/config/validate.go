@@ -98,6 +98,7 @@ func (c *Config) Validate() Problems {
 	}
 	c.Limits.validate(add)
 	ps = append(ps, c.Guard.Problems()...)
+	ps = append(ps, c.Admin.Problems()...)
 	for key, t := range map[string]TLS{"tls": c.TLS, "admin_tls": c.AdminTLS} {
 		if !t.Enabled() {
 			continue
