@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	"github.com/nanopore/strangler/internal/admin"
@@ -13,7 +12,7 @@ import (
 // openAdmin builds the admin listener's handler: health, readiness,
 // metrics, the admin API with its access control, and the console.
 func (m *Main) openAdmin() {
-	ac := adminSection(m.Config)
+	ac := m.Config.Admin
 	opts := admin.Options{Gatherer: m.Registry, Health: m.health, Logger: m.Logger, Control: m.control,
 		Guard: &admin.GuardView{Guard: m.guard, Config: m.Config.Guard, Pool: m.pool}}
 	var tokens *admin.TokenStore
@@ -24,9 +23,12 @@ func (m *Main) openAdmin() {
 		opts.Audit = func(ctx context.Context, actor, action, subject, reason string, detail map[string]any) error {
 			return admin.Audit(ctx, m.pool, actor, action, subject, reason, detail)
 		}
-		// The guard follows the setting made through the API, if it can.
+		// The guard follows the setting made through the API: at start, and
+		// then every few seconds, so that a change made through another
+		// replica reaches this one.
+		m.guardView = opts.Guard.(*admin.GuardView)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		opts.Guard.(*admin.GuardView).Apply(ctx)
+		m.guardView.Apply(ctx)
 		cancel()
 	}
 	opts.Auth = admin.NewAuth(authOptions(m.Config, ac, tokens))
@@ -52,14 +54,22 @@ func authOptions(cfg *config.Config, ac config.Admin, tokens *admin.TokenStore) 
 	return o
 }
 
-// adminSection returns the configuration's admin section. config.Config
-// gains its Admin field through the lead (see internal/config/admin.go);
-// until it has one, the defaults apply.
-func adminSection(cfg *config.Config) config.Admin {
-	if f := reflect.ValueOf(cfg).Elem().FieldByName("Admin"); f.IsValid() {
-		if a, ok := f.Interface().(config.Admin); ok {
-			return a
+// followGuardSetting re-applies the guard's run-time setting (on or off,
+// changed through any replica's admin API) until ctx ends.
+func (m *Main) followGuardSetting(ctx context.Context) {
+	if m.guardView == nil {
+		return
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			m.guardView.Apply(actx)
+			cancel()
 		}
 	}
-	return config.DefaultAdmin()
 }

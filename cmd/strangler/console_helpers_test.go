@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -33,26 +32,13 @@ func adminConfig(t *testing.T, legacy, db string, mod func(*config.Admin)) *conf
 	cfg.LegacyURL, cfg.DatabaseURL = legacy, db
 	cfg.AdminTokenHashes = []string{tokenHash(testToken)}
 	cfg.Log.Access = false
-	a := adminSection(cfg)
 	if mod != nil {
-		mod(&a)
+		mod(&cfg.Admin)
 	}
-	if probs := a.Problems(); len(probs) > 0 {
+	if probs := cfg.Admin.Problems(); len(probs) > 0 {
 		t.Fatalf("admin config: %v", probs)
 	}
-	setAdmin(t, cfg, a)
 	return cfg
-}
-
-// setAdmin sets the configuration's admin section (the field the lead
-// adds to config.Config; the test fails loudly without it).
-func setAdmin(t *testing.T, cfg *config.Config, a config.Admin) {
-	t.Helper()
-	f := reflect.ValueOf(cfg).Elem().FieldByName("Admin")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(a) {
-		t.Fatal("config.Config has no Admin field of type config.Admin: add it (see internal/config/admin.go)")
-	}
-	f.Set(reflect.ValueOf(a))
 }
 
 // startMain runs an in-process proxy until the test ends.

@@ -76,7 +76,7 @@ func TestBreakGlassTokenFromTheEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := adminSection(cfg); a.BreakGlassToken != tok || a.TokenRole != "sre" {
+	if a := cfg.Admin; a.BreakGlassToken != tok || a.TokenRole != "sre" {
 		t.Fatalf("admin section: %+v", a)
 	}
 	_, err = config.Load(config.Source{Path: "../../config/strangler.yaml", Explicit: true,

@@ -77,20 +77,22 @@ type Main struct {
 	// ConfigPath is the file reloaded on SIGHUP or change ("" = none).
 	ConfigPath string
 
-	pool     *pgxpool.Pool
-	mounted  map[string]services.Service
-	flags    *flagsRuntime
-	router   *routing.Router
-	control  *control
-	proxy    *proxy.Proxy
-	admin    *admin.Server
-	health   *guard.Checker
-	guard    *guard.Guard
-	publicLn net.Listener
-	adminLn  net.Listener
-	public   *http.Server
-	adminSrv *http.Server
-	reload   reloader
+	pool    *pgxpool.Pool
+	mounted map[string]services.Service
+	flags   *flagsRuntime
+	router  *routing.Router
+	control *control
+	proxy   *proxy.Proxy
+	admin   *admin.Server
+	health  *guard.Checker
+	guard   *guard.Guard
+	// guardView applies the guard's run-time on/off setting.
+	guardView *admin.GuardView
+	publicLn  net.Listener
+	adminLn   net.Listener
+	public    *http.Server
+	adminSrv  *http.Server
+	reload    reloader
 }
 
 // NewMain prepares a Main; Open connects and binds, Run serves.
@@ -334,6 +336,7 @@ func (m *Main) Run(ctx context.Context) error {
 	defer stopBG()
 	go m.health.Run(bg)
 	go m.guard.Run(bg) // with guard.enabled false it counts but never trips
+	go m.followGuardSetting(bg)
 	go m.followHealth(bg)
 	m.flags.run(bg, m.router, m.Logger)
 	go m.watchConfig(bg)

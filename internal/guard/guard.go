@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -88,7 +89,16 @@ type Guard struct {
 	lastPrune time.Time
 
 	flushMu sync.Mutex
+	// enabled starts as guard.enabled and can be switched at run time.
+	enabled atomic.Bool
 }
+
+// SetEnabled lets the guard roll routes back (true) or only count (false),
+// while it runs.
+func (g *Guard) SetEnabled(on bool) { g.enabled.Store(on) }
+
+// Enabled says whether the guard may roll routes back.
+func (g *Guard) Enabled() bool { return g.enabled.Load() }
 
 // routeState is what the evaluator remembers of a route between rounds.
 type routeState struct {
@@ -115,6 +125,7 @@ func New(opts Options) *Guard {
 	}
 	g := &Guard{opts: opts, cfg: cfg, now: opts.Now, log: opts.Logger.With().Str("component", "guard").Logger(),
 		normal: NewNormal(cfg.NormalErrors), routes: map[string]*routeState{}, baselined: map[string]time.Time{}}
+	g.enabled.Store(cfg.Enabled)
 	g.obs = newObserver(opts.Now, ringLen(cfg), 4096)
 	g.breakers = newBreakers(cfg.Breaker, opts.Now, opts.Registerer)
 	if opts.Pool != nil {

@@ -39,7 +39,7 @@ func (g *Guard) trip(ctx context.Context, w *watched, v verdict, now time.Time) 
 	e := Event{At: now, Replica: g.opts.Replica, Route: w.ID, TripKey: w.tripKey, RolledBack: w.members,
 		Signal: v.signal, Value: v.value, Threshold: v.threshold, Window: v.window, WindowSecs: v.window.Seconds(),
 		Samples: v.samples, FlagVersion: w.Version, Detail: v.detail}
-	if !g.cfg.Enabled || g.opts.Rollback == nil {
+	if !g.enabled.Load() || g.opts.Rollback == nil {
 		if !w.state.dryRun {
 			w.state.dryRun = true
 			g.log.Warn().Str("route", e.Route).Str("signal", e.Signal).Float64("value", e.Value).
