@@ -32,6 +32,10 @@ func (m *Main) openAdmin() {
 		cancel()
 	}
 	opts.Auth = admin.NewAuth(authOptions(m.Config, ac, tokens))
+	if m.shadow != nil {
+		// A difference declared in the console counts as accepted at once.
+		opts.AcceptedChanged = func() { _ = m.shadow.ReloadDeclared(context.Background()) }
+	}
 	m.admin = admin.New(opts)
 }
 

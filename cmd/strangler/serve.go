@@ -26,6 +26,7 @@ import (
 	"github.com/nanopore/strangler/internal/proxy"
 	"github.com/nanopore/strangler/internal/routing"
 	"github.com/nanopore/strangler/internal/services"
+	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/store"
 )
 
@@ -88,6 +89,7 @@ type Main struct {
 	guard   *guard.Guard
 	// guardView applies the guard's run-time on/off setting.
 	guardView *admin.GuardView
+	shadow    *shadow.Shadower
 	publicLn  net.Listener
 	adminLn   net.Listener
 	public    *http.Server
@@ -240,7 +242,15 @@ func (m *Main) openProxy() {
 	for name, svc := range m.mounted {
 		handlers[name] = svc.Handler()
 	}
+	var records *shadow.Store
+	if m.pool != nil {
+		records = &shadow.Store{Pool: m.pool}
+	}
+	m.shadow = shadow.New(shadow.Options{Config: &cfg.Shadow, Store: records, Registerer: m.Registry,
+		Logger: m.Logger.With().Str("component", "shadow").Logger(), Replica: m.flags.replica.ID,
+		OnVerdict: m.guard.ObserveComparison})
 	m.proxy = proxy.New(proxy.Options{
+		Shadow:                m.shadow,
 		Legacy:                legacy[0],
 		MoreLegacy:            legacy[1:],
 		DialTimeout:           cfg.Upstream.DialTimeout,
@@ -335,6 +345,7 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go m.health.Run(bg)
+	go m.shadow.Run(bg)
 	go m.guard.Run(bg) // with guard.enabled false it counts but never trips
 	go m.followGuardSetting(bg)
 	go m.followHealth(bg)
@@ -411,6 +422,9 @@ func (m *Main) Close() error {
 		}
 	}
 	m.disarmReload()
+	if m.shadow != nil {
+		m.shadow.Close() // in-flight comparisons end within shadow.timeout
+	}
 	for _, svc := range m.mounted {
 		svc.Close()
 	}

@@ -55,7 +55,9 @@ type Config struct {
 	Guard    Guard    `mapstructure:"guard"`
 	// Admin says who may use the admin API and the console.
 	Admin Admin `mapstructure:"admin"`
-	Log   Log   `mapstructure:"log"`
+	// Shadow configures the comparison of legacy and new answers.
+	Shadow Shadow `mapstructure:"shadow"`
+	Log    Log    `mapstructure:"log"`
 }
 
 // Health configures the active health checks of upstreams.
@@ -162,6 +164,7 @@ func Default() Config {
 		Limits: DefaultLimits(),
 		Guard:  DefaultGuard(),
 		Admin:  DefaultAdmin(),
+		Shadow: DefaultShadow(),
 		Log:    Log{Level: "info", Access: true},
 	}
 }

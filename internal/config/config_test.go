@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,21 @@ func TestMissingDefaultFileFallsBackToDefaults(t *testing.T) {
 	}
 	if cfg.Listen != ":3001" {
 		t.Errorf("listen %q", cfg.Listen)
+	}
+}
+
+func TestShippedSectionsEqualTheirDefaults(t *testing.T) {
+	cfg, err := Load(Source{Path: "../../config/strangler.yaml", Explicit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	for name, pair := range map[string][2]any{
+		"shadow": {cfg.Shadow, def.Shadow}, "guard": {cfg.Guard, def.Guard}, "limits": {cfg.Limits, def.Limits},
+		"admin": {cfg.Admin, def.Admin}, "canary": {cfg.Canary, def.Canary},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("the shipped %s section drifted from its defaults:\nyaml     %+v\ndefaults %+v", name, pair[0], pair[1])
+		}
 	}
 }

@@ -99,6 +99,7 @@ func (c *Config) Validate() Problems {
 	c.Limits.validate(add)
 	ps = append(ps, c.Guard.Problems()...)
 	ps = append(ps, c.Admin.Problems()...)
+	ps = append(ps, c.Shadow.Problems()...)
 	for key, t := range map[string]TLS{"tls": c.TLS, "admin_tls": c.AdminTLS} {
 		if !t.Enabled() {
 			continue

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/routing"
+	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -29,6 +30,7 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.opts.Router.Decide(r)
 	sc.Route = d.Label
+	marked := shadow.Marked(r.Header) // stripClientIdentity removes it
 	stripClientIdentity(r.Header)
 	if d.TooLong {
 		sc.Target = "proxy"
@@ -46,6 +48,7 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	if d.BucketCookie != "" {
 		http.SetCookie(w, p.bucketCookie(r, d.BucketCookie))
 	}
+	sh := p.shadowBegin(r, &d, marked)
 	switch {
 	case d.Split:
 		sc.Target = "split"
@@ -53,10 +56,19 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	case d.Side == routing.SideNew:
 		t := d.Target()
 		sc.Target = t.String()
-		p.toNew(w, r, &d, sc.Target, p.newSide(t))
+		p.toNew(sh.Wrap(w), r, &d, sc.Target, p.newSide(t))
+		if sh != nil {
+			if sc.Target == "legacy" {
+				sh.Skip("fallback") // legacy answered: nothing of the new side to compare
+			}
+			p.submit(sh, sc, t)
+		}
 	default:
 		sc.Target = "legacy"
-		p.forward(w, r, &d, "legacy", p.legacy)
+		p.forward(sh.Wrap(w), r, &d, "legacy", p.legacy)
+		if sh != nil {
+			p.submit(sh, sc, shadowTarget(&d))
+		}
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/nanopore/strangler/internal/shadow"
 )
 
 // instances is a target with one or more instances, load-balanced across
@@ -15,10 +17,12 @@ import (
 // cookie or a bearer token) stick to one instance, because legacy keeps
 // sessions and lockouts in process memory.
 type instances struct {
-	name  string
-	list  []*instance
-	next  atomic.Uint64
-	proxy *Proxy
+	// shadow sends shadow copies to one instance, picked as requests are.
+	shadow shadow.Caller
+	name   string
+	list   []*instance
+	next   atomic.Uint64
+	proxy  *Proxy
 }
 
 type instance struct {
@@ -28,6 +32,7 @@ type instance struct {
 	URL     *url.URL
 	healthy atomic.Bool
 	rp      *httputil.ReverseProxy
+	shadow  shadow.Caller
 }
 
 func (p *Proxy) newInstances(target string, urls []*url.URL) *instances {
@@ -38,9 +43,11 @@ func (p *Proxy) newInstances(target string, urls []*url.URL) *instances {
 			name = target + "#" + strconv.Itoa(i+1)
 		}
 		inst := &instance{Name: name, URL: u, rp: p.reverseProxy(u, target)}
+		inst.shadow = shadow.Upstream(u, inst.rp.Transport)
 		inst.healthy.Store(true) // until a check says otherwise
 		in.list = append(in.list, inst)
 	}
+	in.shadow = in.shadowCaller()
 	return in
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/nanopore/strangler/internal/limit"
+	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	Router Decider
 	// Services are the in-process Go services by name ("samples").
 	Services map[string]http.Handler
+	// Shadow compares the answers of routes in shadow and canary mode off
+	// the hot path (nil: no comparison).
+	Shadow *shadow.Shadower
 	// TRPCEndpoint is the tRPC base path (default /api/trpc).
 	TRPCEndpoint string
 	// CanaryCookie and CanaryCookieMaxAge describe the bucket cookie.
@@ -140,14 +144,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) Transport() *http.Transport {
 	d := &net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
-		MaxIdleConns:           0,
-		MaxIdleConnsPerHost:    p.opts.MaxIdleConnsPerHost,
-		IdleConnTimeout:        p.opts.IdleConnTimeout,
-		ResponseHeaderTimeout:  p.opts.ResponseHeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		DisableCompression:     true,
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   p.opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:       p.opts.IdleConnTimeout,
+		ResponseHeaderTimeout: p.opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
 		// 16 KiB: large answers still move in few syscalls, and 64
 		// connections hold 2 MB less than with 32 KiB.
 		WriteBufferSize:        16 << 10,

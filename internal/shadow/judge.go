@@ -25,6 +25,9 @@ func (s *Shadower) judge(ctx context.Context, req *Request, primary string, pair
 		s.metrics.comparisons.WithLabelValues(v.Route, v.Procedure, v.Outcome).Inc()
 		rate := s.window.add(v.Route, now, v.Outcome == OutcomeMismatch)
 		s.metrics.rate.WithLabelValues(v.Route).Set(rate)
+		if s.verdict != nil {
+			s.verdict(v.Route, v.Outcome)
+		}
 	}
 	if pair.Legacy.Latency > 0 && pair.New.Latency > 0 {
 		s.metrics.delta.WithLabelValues(pair.Route).Observe((pair.New.Latency - pair.Legacy.Latency).Seconds())

@@ -31,6 +31,9 @@ type Options struct {
 	Rand func() float64
 	// Replica names this process in records.
 	Replica string
+	// OnVerdict, when set, hears every judged call (route, outcome: match,
+	// mismatch, accepted, noise): the guard counts the mismatch rate with it.
+	OnVerdict func(route, outcome string)
 }
 
 // Shadower sends copies of safe requests to the side that does not answer,
@@ -45,6 +48,7 @@ type Shadower struct {
 	now     func() time.Time
 	rand    func() float64
 	replica string
+	verdict func(route, outcome string)
 
 	metrics  *metrics
 	window   *rateWindow
@@ -79,7 +83,7 @@ func New(opts Options) *Shadower {
 	}
 	s := &Shadower{
 		cfg: cfg, rules: NewRuleSet(cfg), redact: NewRedactor(cfg.Redact), store: opts.Store,
-		log: opts.Logger, now: opts.Now, rand: opts.Rand, replica: opts.Replica,
+		log: opts.Logger, now: opts.Now, rand: opts.Rand, replica: opts.Replica, verdict: opts.OnVerdict,
 		window: newRateWindow(), noise: newNoiseSet(),
 		queue: make(chan *job, cfg.Queue), quit: make(chan struct{}), runDone: make(chan struct{}),
 	}
