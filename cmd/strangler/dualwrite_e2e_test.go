@@ -14,9 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -24,8 +22,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/dualwrite"
@@ -47,7 +43,7 @@ func TestDualwriteHelperProcess(t *testing.T) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		os.Exit(dwExecute(context.Background(), args, os.Environ(), os.Stdout, os.Stderr))
+		os.Exit(execute(context.Background(), args, os.Environ(), os.Stdout, os.Stderr))
 	}
 }
 
@@ -103,32 +99,6 @@ func dualwriteFront(m *Main, dw *dualwrite.Writer) http.Handler {
 		m.proxy.ServeHTTP(p.Wrap(w), r)
 		p.Done()
 	})
-}
-
-// dwExecute is execute with the dual-write commands registered (serve's
-// root adds them once the lead wires them; adding twice is avoided).
-func dwExecute(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	c := &cli{stdout: stdout, stderr: stderr, environ: environ}
-	root := c.root()
-	for _, sub := range []*cobra.Command{c.backfillCmd(), c.reconcileCmd(), c.outboxCmd()} {
-		name := strings.Fields(sub.Use)[0]
-		if found, _, err := root.Find([]string{name}); err != nil || found == root {
-			root.AddCommand(sub)
-		}
-	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "strangler:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitFailed
 }
 
 // Mixed writes by 20 concurrent clients while the samples write group goes
@@ -282,7 +252,7 @@ VALUES (gen_random_uuid(), 'nanopore_samples', gen_random_uuid(), 'upsert', now(
 	}
 	var bad bytes.Buffer
 	env := append(e.env(), "STRANGLER_LEGACY_DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
-	if code := dwExecute(context.Background(), []string{"reconcile", "samples", "--config", shippedConfig}, env, &bad, &bad); code != exitUsage {
+	if code := execute(context.Background(), []string{"reconcile", "samples", "--config", shippedConfig}, env, &bad, &bad); code != exitUsage {
 		t.Fatalf("reconcile without its legacy database: %d, want 2\n%s", code, bad.String())
 	}
 }

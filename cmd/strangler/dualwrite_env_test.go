@@ -84,7 +84,7 @@ func (e *dwEnv) env() []string {
 func (e *dwEnv) cli(args ...string) (int, string) {
 	var out, errb bytes.Buffer
 	args = append(args, "--config", shippedConfig)
-	code := dwExecute(context.Background(), args, e.env(), &out, &errb)
+	code := execute(context.Background(), args, e.env(), &out, &errb)
 	return code, out.String() + errb.String()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,9 @@ type RelayOptions struct {
 	Replica string
 	// Batch is how many outbox rows one transaction claims (default 100).
 	Batch int
+	// Parallel is how many batches this replica applies at once (default
+	// 2).
+	Parallel int
 	// Poll is the wait between two empty polls (default 100ms).
 	Poll time.Duration
 	// Retry is the policy of failed rows (default 1s doubling to 5m, dead
@@ -101,6 +105,9 @@ func NewRelay(opts RelayOptions) (*Relay, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 100
 	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 2
+	}
 	if opts.Poll <= 0 {
 		opts.Poll = 100 * time.Millisecond
 	}
@@ -126,27 +133,41 @@ WHERE id = ANY($1) RETURNING dead_at IS NOT NULL`,
 	}, nil
 }
 
-// Run relays until ctx ends: a batch at a time while rows are due, one
-// poll every Poll otherwise. It also refreshes the lag metrics every
+// Run relays until ctx ends with Parallel loops, each a batch at a time
+// while rows are due and one poll every Poll otherwise (they never take
+// the same row: SKIP LOCKED). It also refreshes the lag metrics every
 // second and deletes applied rows past the retention every minute.
 func (r *Relay) Run(ctx context.Context) {
-	poll := time.NewTimer(0)
+	var wg sync.WaitGroup
+	for range r.opts.Parallel {
+		wg.Go(func() { r.applyLoop(ctx) })
+	}
+	defer wg.Wait()
 	stats := time.NewTicker(time.Second)
 	clean := time.NewTicker(time.Minute)
-	defer poll.Stop()
 	defer stats.Stop()
 	defer clean.Stop()
-	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-stats.C:
 			r.refreshStats(ctx)
-			continue
 		case <-clean.C:
 			r.cleanup(ctx)
-			continue
+		}
+	}
+}
+
+// applyLoop applies batches until ctx ends.
+func (r *Relay) applyLoop(ctx context.Context) {
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-poll.C:
 		}
 		n, err := r.safeStep(ctx)
