@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +87,7 @@ func (c *control) Flip(ctx context.Context, id, mode string, percent int, meta f
 		return flags.Result{}, &opError{err}
 	}
 	res, err := c.apply(ctx, changes, meta)
-	res.Note = note
+	res.Note = joinNotes(note, c.relayNotes(ctx, res))
 	return res, err
 }
 
@@ -96,7 +97,39 @@ func (c *control) Rollback(ctx context.Context, ids []string, all bool, meta fla
 	if err != nil {
 		return flags.Result{}, &opError{err}
 	}
-	return c.apply(ctx, changes, meta)
+	res, err := c.apply(ctx, changes, meta)
+	res.Note = joinNotes(res.Note, c.relayNotes(ctx, res))
+	return res, err
+}
+
+// relayNotes reports, for each write group a change took out of new mode,
+// the relay's backlog at that moment: the flip waits for nothing, and the
+// relay keeps applying the new side's writes to legacy.
+func (c *control) relayNotes(ctx context.Context, res flags.Result) string {
+	if c.store == nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	var notes []string
+	for _, o := range res.Outcomes {
+		if !o.Applied || o.Before == nil || o.Before.Mode != "new" || o.Change.Mode == "new" {
+			continue
+		}
+		for _, r := range c.table().Routes {
+			if r.Flag == o.Change.Key && r.WriteGroup != "" && !seen[r.WriteGroup] {
+				seen[r.WriteGroup] = true
+				notes = append(notes, relayLagNote(ctx, c.store.Pool, r.WriteGroup))
+			}
+		}
+	}
+	return strings.Join(notes, "\n")
+}
+
+func joinNotes(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "\n" + b
 }
 
 // History lists flag changes of one route (or all).

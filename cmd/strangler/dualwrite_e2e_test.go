@@ -1,42 +1,32 @@
 package main
 
-// Dual writes end to end (issue 6): a real proxy process (Main with the
-// dual writes wired as openDualWriter and dualInfo do it) in front of the
-// legacy stand-in, real PostgreSQL, the CLI for flips, backfill and
-// reconcile, SIGKILL for crashes.
-//
-// Until serve wires the dual writes itself, the proxy process is this test
-// binary re-run as a helper (TestDualwriteHelperProcess): it opens Main
-// exactly as serve does, then puts dualwriteFront (Begin, Wrap, Done
-// around the proxy, the calls the executor is to make) in front of it.
+// Dual writes end to end (issue 6): the strangler binary (`serve`, the
+// dual writes wired into the executor) in front of the legacy stand-in,
+// real PostgreSQL, the CLI for flips, backfill and reconcile, SIGKILL for
+// crashes. A CLI run that a test kills is this test binary re-run as a
+// helper (TestDualwriteHelperProcess).
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/dualwrite"
 )
 
-// dwHelperEnv makes this test binary a helper: "proxy" serves, "cli" runs
-// the command line in DW_E2E_ARGS (a JSON array).
+// dwHelperEnv makes this test binary a helper: "cli" runs the command line
+// in DW_E2E_ARGS (a JSON array).
 const dwHelperEnv = "DW_E2E_HELPER"
 
 // TestDualwriteHelperProcess is the helper's entry point; as a test it
 // does nothing.
 func TestDualwriteHelperProcess(t *testing.T) {
 	switch os.Getenv(dwHelperEnv) {
-	case "proxy":
-		os.Exit(runDWProxy())
 	case "cli":
 		var args []string
 		if err := json.Unmarshal([]byte(os.Getenv("DW_E2E_ARGS")), &args); err != nil {
@@ -45,60 +35,6 @@ func TestDualwriteHelperProcess(t *testing.T) {
 		}
 		os.Exit(execute(context.Background(), args, os.Environ(), os.Stdout, os.Stderr))
 	}
-}
-
-// runDWProxy is `strangler serve` with the dual writes wired in.
-func runDWProxy() int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	cfg, err := config.Load(config.Source{Path: shippedConfig, Explicit: true, Environ: os.Environ()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	m := NewMain(cfg, newLogger(os.Stdout, cfg.Log.Level))
-	defer m.Close()
-	if err := m.Open(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dw, closeLegacy, err := openDualWriter(ctx, m, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer closeLegacy()
-	m.public.Handler = dualwriteFront(m, dw)
-	done := make(chan struct{})
-	go func() { defer close(done); dw.Run(context.Background()) }()
-	err = m.Run(ctx)
-	dw.Close()
-	<-done
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-// dualwriteFront calls the dual writes around the proxy for tRPC writes,
-// as the executor is to do around its legacy forward.
-func dualwriteFront(m *Main, dw *dualwrite.Writer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			m.proxy.ServeHTTP(w, r)
-			return
-		}
-		d := m.router.Decide(r)
-		info, ok := dualInfo(&d, r.Header.Get("X-Request-Id"))
-		if !ok {
-			m.proxy.ServeHTTP(w, r)
-			return
-		}
-		p := dw.Begin(r, info)
-		m.proxy.ServeHTTP(p.Wrap(w), r)
-		p.Done()
-	})
 }
 
 // Mixed writes by 20 concurrent clients while the samples write group goes

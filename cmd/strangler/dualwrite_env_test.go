@@ -101,22 +101,12 @@ func (e *dwEnv) helper(name, mode string, extra ...string) *testutil.Process {
 	return testutil.StartProcess(e.t, name, cmd)
 }
 
-// startProxy starts a proxy process and waits until it is ready.
+// startProxy starts `strangler serve` and waits until it is ready.
 func (e *dwEnv) startProxy() *testutil.Process {
 	e.t.Helper()
-	p := e.helper("dual-write proxy", "proxy")
-	var addrs struct {
-		Message     string `json:"message"`
-		AdminListen string `json:"admin_listen"`
-	}
-	if _, err := p.WaitLine(testutil.StranglerStartTimeout, func(l string) bool {
-		return json.Unmarshal([]byte(l), &addrs) == nil && addrs.Message == "strangler serving"
-	}); err != nil {
-		e.t.Fatalf("%v\n%s", err, p.Output())
-	}
-	testutil.WaitReady(e.t, "http://"+addrs.AdminListen)
-	e.last = p
-	return p
+	s := testutil.StartStrangler(e.t, testutil.StranglerOptions{Env: e.env()})
+	e.last = s.Process
+	return s.Process
 }
 
 // url is the proxy's public base URL.
@@ -137,6 +127,10 @@ func (e *dwEnv) flip(mode string, args ...string) {
 	if code != 0 || m == nil {
 		e.t.Fatalf("%v: %d %s", cmd, code, out)
 	}
+	if mode == "legacy" && !strings.Contains(out, "samples: relay") {
+		e.t.Fatalf("a rollback from new does not report the relay's lag:\n%s", out)
+	}
+	e.t.Logf("%v:\n%s", cmd, out)
 	e.waitApplied(m[1])
 }
 

@@ -247,26 +247,3 @@ func groupModeFunc(rt *routing.Router) dualwrite.ModeFunc {
 		return st.Mode(rs[0]).Mode.String()
 	}
 }
-
-// dualInfo describes a decided tRPC request for the dual writes (Begin);
-// ok is false when no call is a mutation of a write group, so that reads
-// cost nothing.
-func dualInfo(d *routing.Decision, requestID string) (dualwrite.Info, bool) {
-	if d.TRPC == nil {
-		return dualwrite.Info{}, false
-	}
-	in := dualwrite.Info{RequestID: requestID, Primary: dualwrite.SideLegacy, Batch: d.TRPC.Batch,
-		Calls: make([]dualwrite.Call, len(d.Calls))}
-	writes := false
-	for i, c := range d.Calls {
-		in.Calls[i] = dualwrite.Call{Procedure: d.TRPC.Names[i], Mode: c.Mode.String()}
-		if c.Route != nil && c.Kind == routing.KindMutation && c.Route.WriteGroup != "" {
-			in.Calls[i].Route, in.Calls[i].Group = c.Route.ID, c.Route.WriteGroup
-			writes = true
-		}
-		if c.Side == routing.SideNew {
-			in.Primary = dualwrite.SideNew
-		}
-	}
-	return in, writes
-}

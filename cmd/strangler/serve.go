@@ -20,6 +20,7 @@ import (
 
 	"github.com/nanopore/strangler/internal/admin"
 	"github.com/nanopore/strangler/internal/config"
+	"github.com/nanopore/strangler/internal/dualwrite"
 	"github.com/nanopore/strangler/internal/flags"
 	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/logging"
@@ -90,11 +91,15 @@ type Main struct {
 	// guardView applies the guard's run-time on/off setting.
 	guardView *admin.GuardView
 	shadow    *shadow.Shadower
-	publicLn  net.Listener
-	adminLn   net.Listener
-	public    *http.Server
-	adminSrv  *http.Server
-	reload    reloader
+	// dualwrite converges legacy's answered writes into the service
+	// schemas and relays the services' outboxes to legacy.
+	dualwrite      *dualwrite.Writer
+	closeDualwrite func()
+	publicLn       net.Listener
+	adminLn        net.Listener
+	public         *http.Server
+	adminSrv       *http.Server
+	reload         reloader
 }
 
 // NewMain prepares a Main; Open connects and binds, Run serves.
@@ -128,6 +133,9 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.openGuard()
+	if m.dualwrite, m.closeDualwrite, err = openDualWriter(ctx, m, m.judgeDualWrite); err != nil {
+		return err
+	}
 	m.openProxy()
 	if m.publicLn, err = listen("listen", cfg.Listen); err != nil {
 		return err
@@ -251,6 +259,7 @@ func (m *Main) openProxy() {
 		OnVerdict: m.guard.ObserveComparison})
 	m.proxy = proxy.New(proxy.Options{
 		Shadow:                m.shadow,
+		DualWrite:             m.dualwrite,
 		Legacy:                legacy[0],
 		MoreLegacy:            legacy[1:],
 		DialTimeout:           cfg.Upstream.DialTimeout,
@@ -346,6 +355,9 @@ func (m *Main) Run(ctx context.Context) error {
 	defer stopBG()
 	go m.health.Run(bg)
 	go m.shadow.Run(bg)
+	if m.dualwrite != nil {
+		go m.dualwrite.Run(bg)
+	}
 	go m.guard.Run(bg) // with guard.enabled false it counts but never trips
 	go m.followGuardSetting(bg)
 	go m.followHealth(bg)
@@ -425,6 +437,12 @@ func (m *Main) Close() error {
 	if m.shadow != nil {
 		m.shadow.Close() // in-flight comparisons end within shadow.timeout
 	}
+	if m.dualwrite != nil {
+		m.dualwrite.Close() // queued converges stay as intents for a recovery
+	}
+	if m.closeDualwrite != nil {
+		m.closeDualwrite()
+	}
 	for _, svc := range m.mounted {
 		svc.Close()
 	}
@@ -448,4 +466,11 @@ func scheme(t config.TLS) string {
 		return "https://"
 	}
 	return "http://"
+}
+
+// judgeDualWrite judges a dual write's replay like a shadow read.
+func (m *Main) judgeDualWrite(ctx context.Context, c dualwrite.Comparison) {
+	if m.shadow != nil {
+		dualwrite.JudgeWith(m.shadow)(ctx, c)
+	}
 }

@@ -65,7 +65,9 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		sc.Target = "legacy"
-		p.forward(sh.Wrap(w), r, &d, "legacy", p.legacy)
+		dw := p.dualBegin(r, &d, sc.ID)
+		p.forward(dw.Wrap(sh.Wrap(w)), r, &d, "legacy", p.legacy)
+		dw.Done()
 		if sh != nil {
 			p.submit(sh, sc, shadowTarget(&d))
 		}

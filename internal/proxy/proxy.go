@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/nanopore/strangler/internal/dualwrite"
 	"github.com/nanopore/strangler/internal/limit"
 	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/trpc"
@@ -52,6 +53,9 @@ type Options struct {
 	// Shadow compares the answers of routes in shadow and canary mode off
 	// the hot path (nil: no comparison).
 	Shadow *shadow.Shadower
+	// DualWrite converges into the new store the writes of a write group
+	// that legacy answers (shadow, canary, legacy mode); nil: none.
+	DualWrite *dualwrite.Writer
 	// TRPCEndpoint is the tRPC base path (default /api/trpc).
 	TRPCEndpoint string
 	// CanaryCookie and CanaryCookieMaxAge describe the bucket cookie.
