@@ -2,7 +2,8 @@ package main
 
 // Issue 4 through the proxy, continued: generated inputs (the Go service and
 // the stand-in give the same status and the same issue list), 50 concurrent
-// clients, and getAll over 100,000 samples with the proxy as a process.
+// clients, getAll over 100,000 samples with the proxy as a process, and
+// clients that give up on their writes.
 
 import (
 	"bytes"
@@ -415,6 +416,9 @@ func (r *genRun) compare(in genInput, ans [2]genAnswer) (string, error) {
 		return "", fmt.Errorf("legacy %d %s %.600s\ngo     %d %s %.600s", ans[0].status, ans[0].ctype, ans[0].body, ans[1].status, ans[1].ctype, ans[1].body)
 	}
 	if st[0] != 200 {
+		if in.proc == "nanopore.create" && mangled && emailRecheckOnly(ans) {
+			return "fix: e-mail refused by legacy's re-check too", nil
+		}
 		return fmt.Sprintf("same error %d", st[0]), r.compareErrors(ans)
 	}
 	mask := mangled || in.target >= 0 && r.samples[in.target].emailDiffers && in.email == ""
@@ -438,6 +442,16 @@ func (r *genRun) compare(in genInput, ans [2]genAnswer) (string, error) {
 		return "fix: e-mail stored as given", nil
 	}
 	return "same data", nil
+}
+
+// emailRecheckOnly says whether create's service re-check failed on both
+// sides and legacy's only extra complaint is the address it mangled first
+// ("Validation failed: Submitter name is required, Invalid email format"
+// against the same without the last item).
+func emailRecheckOnly(ans [2]genAnswer) bool {
+	legacy, _, _ := envelopeError(ans[onLegacy].env)
+	viaGo, _, _ := envelopeError(ans[onGo].env)
+	return strings.HasPrefix(viaGo, "Validation failed: ") && legacy == viaGo+", Invalid email format"
 }
 
 var storedEmail = regexp.MustCompile(`"submitter_email":"(?:[^"\\]|\\.)*"`)
@@ -832,22 +846,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // TestWritesClientsGaveUpOnDoNotOpenTheBreaker: clients that leave before
 // their answer (a closed tab, an aborted fetch) say nothing about the new
-// side, so the next write must still be answered by the Go service.
-//
-// BUG(proxy), reported to the lead: this test fails. A request to the
-// in-process service whose client left has its query cancelled, and the
-// service answers 500 to nobody; proxy.observed counts that status as a
-// new-side failure (only the reverse proxy's error path records 499), so
-// ten such requests open the breaker and every write gets 503 until it
-// closes, and the guard's error rate climbs with them (in the bench run the
-// guard rolled getAll and the samples group back this way).
+// side, so the next write must still be answered by the Go service. (The
+// benchmark found the opposite: the in-process service answers a request
+// whose client left with 500, and the proxy counted it as a new-side
+// failure, so ten of them opened the breaker and the guard rolled the
+// routes back; fixed in 14c61d2.) The pool is large enough for every
+// create to wait inside the database, behind a table lock.
 func TestWritesClientsGaveUpOnDoNotOpenTheBreaker(t *testing.T) {
 	t.Parallel()
 	legacy := newLegacyStub(t)
 	db := migratedDB(t)
-	// Flipped before the start: the flags listener cannot connect with the
-	// pool size in the URL (BUG(flags), reported), so only the first read
-	// of the flags reaches this replica.
 	if code, out, errOut := cliRun(t, db, "flip", "samples", "new", "--reason", "cancel test"); code != 0 {
 		t.Fatalf("flip: %s %s", out, errOut)
 	}
