@@ -293,7 +293,8 @@ func (m *Main) openProxy() {
 // openDatabase connects the proxy's pool and refuses to go on while
 // migrations are pending, naming them.
 func (m *Main) openDatabase(ctx context.Context) error {
-	pool, err := store.Open(ctx, m.Config.DatabaseURL, store.Options{ApplicationName: "strangler"})
+	pool, err := store.Open(ctx, m.Config.DatabaseURL, store.Options{ApplicationName: "strangler",
+		MaxConns: int32(m.Config.DatabaseMaxConns)})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ type Config struct {
 	// DatabaseURL is the proxy's own PostgreSQL database (STRANGLER_DATABASE_URL).
 	// Empty means no database: flags come from the config file alone.
 	DatabaseURL string `mapstructure:"database_url"`
+	// DatabaseMaxConns caps the proxy's pool, shared by the flags, the guard
+	// and the in-process services (their requests wait for a connection).
+	DatabaseMaxConns int `mapstructure:"database_max_conns"`
 	// LegacyDatabaseURL is where the legacy tables live; empty means DatabaseURL.
 	LegacyDatabaseURL string `mapstructure:"legacy_database_url"`
 	// TrustedProxies lists the networks (CIDR or single IP) whose
@@ -137,12 +140,15 @@ type Log struct {
 // working default on a developer machine.
 func Default() Config {
 	return Config{
-		Listen:       ":3001",
-		AdminListen:  "127.0.0.1:9091",
-		LegacyURL:    "http://127.0.0.1:3000",
-		DatabaseURL:  "postgres://postgres@127.0.0.1:5432/strangler?sslmode=disable",
-		FlagsFile:    "config/flags.yaml",
-		TRPCEndpoint: "/api/trpc",
+		Listen:      ":3001",
+		AdminListen: "127.0.0.1:9091",
+		LegacyURL:   "http://127.0.0.1:3000",
+		DatabaseURL: "postgres://postgres@127.0.0.1:5432/strangler?sslmode=disable",
+		// Measured (bench/samples): 4 connections cap writes near 1,100/s,
+		// 16 reach about 2,200/s on two cores.
+		DatabaseMaxConns: 16,
+		FlagsFile:        "config/flags.yaml",
+		TRPCEndpoint:     "/api/trpc",
 		Canary: Canary{
 			Keys:         []string{"cookie:strangler_bucket"},
 			Cookie:       "strangler_bucket",

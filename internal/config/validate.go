@@ -37,6 +37,9 @@ func (c *Config) Validate() Problems {
 			add(key, "not a PostgreSQL connection URL: %v", err)
 		}
 	}
+	if c.DatabaseMaxConns < 2 {
+		add("database_max_conns", "must be at least 2 (the flags listener and the requests share it), got %d", c.DatabaseMaxConns)
+	}
 	if c.DatabaseURL == "" && c.LegacyDatabaseURL != "" {
 		add("database_url", "must be set when legacy_database_url is set")
 	}
