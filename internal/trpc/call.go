@@ -260,8 +260,8 @@ func writeResults(w http.ResponseWriter, batch bool, results []callResult) {
 	if batch {
 		status = BatchStatus(entries)
 	}
+	chunked(w)
 	w.WriteHeader(status)
-	flush(w)
 	if batch {
 		io.WriteString(w, "[")
 	}

@@ -58,8 +58,8 @@ func writeJSONL(w http.ResponseWriter, firstPath string, results []callResult) {
 	h := w.Header()
 	h.Set("Vary", "trpc-accept")
 	h.Set("Content-Type", "application/json")
+	chunked(w)
 	w.WriteHeader(http.StatusOK)
-	flush(w)
 	n := len(results)
 	ok := 0
 	for _, res := range results {
