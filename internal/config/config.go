@@ -26,6 +26,7 @@ type Config struct {
 	DatabaseURL string `mapstructure:"database_url"`
 	// DatabaseMaxConns caps the proxy's pool, shared by the flags, the guard
 	// and the in-process services (their requests wait for a connection).
+	// A pool_max_conns parameter in DatabaseURL overrides it.
 	DatabaseMaxConns int `mapstructure:"database_max_conns"`
 	// LegacyDatabaseURL is where the legacy tables live; empty means DatabaseURL.
 	LegacyDatabaseURL string `mapstructure:"legacy_database_url"`

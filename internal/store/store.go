@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -13,7 +14,8 @@ import (
 type Options struct {
 	// ApplicationName shows in pg_stat_activity (default "strangler").
 	ApplicationName string
-	// MaxConns caps the pool (default pgx's: max(4, NumCPU)).
+	// MaxConns caps the pool (default pgx's: max(4, NumCPU)); a
+	// pool_max_conns parameter in the URL is more specific and wins.
 	MaxConns int32
 }
 
@@ -27,7 +29,7 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 		opts.ApplicationName = "strangler"
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
-	if opts.MaxConns > 0 {
+	if opts.MaxConns > 0 && !strings.Contains(url, "pool_max_conns=") {
 		cfg.MaxConns = opts.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
