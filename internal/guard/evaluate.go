@@ -39,6 +39,7 @@ func (g *Guard) Evaluate(ctx context.Context) []Event {
 	now := g.now()
 	g.writePending(ctx)
 	routes := g.watch(now)
+	g.lastRound = now
 	wins, base := g.readWindows(ctx, routes, now)
 	var events []Event
 	done := map[string]bool{}
@@ -80,7 +81,7 @@ func (g *Guard) watch(now time.Time) []*watched {
 			st = &routeState{version: r.Version, epoch: r.ChangedAt}
 			g.routes[r.ID] = st
 		case st.version != r.Version:
-			*st = routeState{version: r.Version, epoch: now}
+			*st = routeState{version: r.Version, epoch: changedAt(r.ChangedAt, g.lastRound, now)}
 		}
 		rule, on := g.cfg.Rule(r.ID)
 		legacy := r.Mode == "legacy" || r.Mode == ""
@@ -91,7 +92,8 @@ func (g *Guard) watch(now time.Time) []*watched {
 			baselineOnly: legacy}
 		w.since = now.Add(time.Second - rule.Window) // whole seconds: the current one and window-1 before it
 		// Counts are per second: the second of the change may hold counts
-		// from before it, so the window starts after it.
+		// from before it (failures a trip already answered, when a person
+		// re-enables the route at once), so the window starts after it.
 		if after := st.epoch.Truncate(time.Second).Add(time.Second); after.After(w.since) {
 			w.since = after
 		}
@@ -101,6 +103,19 @@ func (g *Guard) watch(now time.Time) []*watched {
 		out = append(out, w)
 	}
 	return out
+}
+
+// changedAt is when a flag change seen this round was made: its recorded
+// time, kept within the span since the previous round (it was not there
+// then), which also bounds a clock that disagrees with the database's.
+func changedAt(recorded, prevRound, now time.Time) time.Time {
+	switch {
+	case recorded.IsZero() || recorded.After(now):
+		return now
+	case recorded.Before(prevRound):
+		return prevRound
+	}
+	return recorded
 }
 
 // readWindows sums the windows and reads the baselines; on a database error

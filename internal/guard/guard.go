@@ -87,6 +87,7 @@ type Guard struct {
 	baselined map[string]time.Time
 	dbDown    bool
 	lastPrune time.Time
+	lastRound time.Time // the previous evaluation's now
 
 	flushMu sync.Mutex
 	// enabled starts as guard.enabled and can be switched at run time.
