@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -65,7 +66,14 @@ func (p *Proxy) toNew(w http.ResponseWriter, r *http.Request, d *routing.Decisio
 		return
 	}
 	pw := &probeWriter{w: w, header: http.Header{}}
+	if d.TRPC != nil {
+		pw.hold = maxHeldAnswer
+	}
 	o := p.forward(pw, r, d, target, h)
+	if pw.holding && o == guard.OutcomeFailure {
+		pw.failed = true // a call failed inside a 200/207 answer nobody saw yet
+	}
+	pw.release()
 	done(!pw.failed && o != guard.OutcomeFailure)
 	if pw.failed {
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -89,6 +97,13 @@ func (p *Proxy) fellBack(w http.ResponseWriter, r *http.Request, d *routing.Deci
 	p.forward(w, r, d, "legacy", p.legacy)
 }
 
+// maxHeldAnswer bounds the new side's JSON answer to a safe tRPC request
+// that is held back until it is complete, so that a call failing inside a
+// 200 or 207 batch answer (an INTERNAL_SERVER_ERROR entry) can still be
+// answered by legacy. A longer answer streams on once it passes the bound
+// (a large getAll), and so do JSONL answers: those go out as they come.
+const maxHeldAnswer = 256 << 10
+
 // keepBody reads a small body so that it can be sent again; ok is false
 // when it is too large (the body is then left intact for one use).
 func keepBody(r *http.Request) ([]byte, bool) {
@@ -107,11 +122,17 @@ func keepBody(r *http.Request) ([]byte, bool) {
 
 // probeWriter holds a new-side answer back until its status is known: a 5xx
 // is swallowed (the caller falls back to legacy), anything else streams on.
+// With hold set, a successful JSON answer is also held, up to hold bytes,
+// until the caller has classified it (release sends it on).
 type probeWriter struct {
 	w         http.ResponseWriter
 	header    http.Header
 	committed bool
 	failed    bool
+	hold      int
+	holding   bool
+	status    int
+	held      []byte
 }
 
 func (p *probeWriter) Header() http.Header {
@@ -129,6 +150,16 @@ func (p *probeWriter) WriteHeader(code int) {
 		p.failed = true
 		return
 	}
+	if p.hold > 0 && code >= 200 && code < 300 && !p.holding &&
+		strings.HasPrefix(p.header.Get("Content-Type"), "application/json") {
+		p.holding, p.status = true, code
+		return
+	}
+	p.commit(code)
+}
+
+// commit sends the held header and status on.
+func (p *probeWriter) commit(code int) {
 	dst := p.w.Header()
 	for k, v := range p.header {
 		dst[k] = v
@@ -143,10 +174,45 @@ func (p *probeWriter) Write(b []byte) (int, error) {
 	if p.failed {
 		return len(b), nil
 	}
-	if !p.committed {
+	if !p.committed && !p.holding {
 		p.WriteHeader(http.StatusOK)
 	}
+	if p.holding {
+		if len(p.held)+len(b) <= p.hold {
+			p.held = append(p.held, b...)
+			return len(b), nil
+		}
+		if err := p.sendHeld(); err != nil {
+			return 0, err
+		}
+	}
 	return p.w.Write(b)
+}
+
+// release sends on what is held, unless the answer failed.
+func (p *probeWriter) release() {
+	if p.holding && !p.failed {
+		_ = p.sendHeld()
+	}
+	p.holding, p.held = false, nil
+}
+
+func (p *probeWriter) sendHeld() error {
+	p.holding = false
+	p.commit(p.status)
+	held := p.held
+	p.held = nil
+	if len(held) > 0 {
+		if _, err := p.w.Write(held); err != nil {
+			return err
+		}
+	}
+	if p.w.Header().Get("Content-Length") == "" {
+		// Framed as the side framed it: an answer of unknown length goes
+		// out chunked, as it would have streamed unheld.
+		_ = http.NewResponseController(p.w).Flush()
+	}
+	return nil
 }
 
 // Flush passes through only once the answer is committed, so that a flush

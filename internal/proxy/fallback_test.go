@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"github.com/nanopore/strangler/internal/guard"
+	"github.com/nanopore/strangler/internal/trpc"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -119,4 +122,61 @@ func (r *stringReader) Read(p []byte) (int, error) {
 	n := copy(p, r.s)
 	r.s = r.s[n:]
 	return n, nil
+}
+
+// trpcDecider sends every call of a tRPC request to one route's new side.
+type trpcDecider struct{ route *routing.Route }
+
+func (d trpcDecider) Decide(r *http.Request) routing.Decision {
+	req, err := trpc.ParseURL(strings.TrimPrefix(r.URL.Path, "/api/trpc/"), r.URL.RawQuery)
+	if err != nil {
+		panic(err)
+	}
+	dec := routing.Decision{Label: d.route.ID, Route: d.route, Side: routing.SideNew, TRPC: &req}
+	for range req.Names {
+		dec.Calls = append(dec.Calls, routing.Call{Route: d.route, Kind: routing.KindQuery, Side: routing.SideNew})
+	}
+	return dec
+}
+
+// TestQueryFailingInsideA200BatchFallsBack: a batch of queries whose new
+// side answers 200 with an INTERNAL_SERVER_ERROR entry is answered by
+// legacy (the guard's classification, not the status, finds the failure);
+// a clean answer, and an answer too long to hold, stream from the new side.
+func TestQueryFailingInsideA200BatchFallsBack(t *testing.T) {
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"result":{"data":"legacy"}}]`)
+	}))
+	defer legacy.Close()
+	failed := `[{"error":{"message":"boom","code":-32603,"data":{"code":"INTERNAL_SERVER_ERROR","httpStatus":500,"path":"p.q"}}}]`
+	long := `[{"result":{"data":"` + strings.Repeat("x", maxHeldAnswer) + `"}},` + failed[1:]
+	cases := []struct{ name, answer, want string }{
+		{"failed entry in a 200 batch: legacy answers", failed, `[{"result":{"data":"legacy"}}]`},
+		{"clean answer: the new side's", `[{"result":{"data":"new"}}]`, `[{"result":{"data":"new"}}]`},
+		{"too long to hold: streamed as it came", long, long},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := guard.New(guard.Options{})
+			route := &routing.Route{ID: "p.q", Target: routing.Target{Kind: routing.TargetService, Name: "svc"}}
+			f := newFixture(t, legacy.URL, func(o *Options) {
+				o.Router = trpcDecider{route}
+				o.Services = map[string]http.Handler{"svc": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, c.answer)
+				})}
+				o.Breaker, o.Observer = g, g
+			})
+			resp, err := http.Get(f.front.URL + "/api/trpc/p.q?batch=1&input=%7B%7D")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != c.want {
+				t.Fatalf("%d %.120s, want %.120s", resp.StatusCode, body, c.want)
+			}
+		})
+	}
 }
