@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/open-feature/go-sdk/openfeature/isolated"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/nanopore/strangler/internal/config"
@@ -79,6 +80,26 @@ func (f *flagsRuntime) follow(rt *routing.Router) {
 		}
 	})
 	rt.Rebuild()
+}
+
+// register exports the applied flags version and, with a database, whether
+// the LISTEN session is up (while it is down, flags serve from memory).
+func (f *flagsRuntime) register(reg prometheus.Registerer, rt *routing.Router) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strangler_flags_version",
+		Help: "The flags version this replica applies.",
+	}, func() float64 { return float64(rt.State().FlagsVersion) }))
+	if f.syncer != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "strangler_flags_listener_up",
+			Help: "1 while the LISTEN session that carries flag changes is connected.",
+		}, func() float64 {
+			if f.syncer.Connected() {
+				return 1
+			}
+			return 0
+		}))
+	}
 }
 
 // ready says whether flags have been loaded.

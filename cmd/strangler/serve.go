@@ -132,6 +132,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openRouter(table); err != nil {
 		return err
 	}
+	m.flags.register(m.Registry, m.router)
 	m.openGuard()
 	if m.dualwrite, m.closeDualwrite, err = openDualWriter(ctx, m, m.judgeDualWrite); err != nil {
 		return err
