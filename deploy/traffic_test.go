@@ -61,6 +61,11 @@ func (lp *liveProxy) driveTraffic(t *testing.T) {
 	}
 	lp.flip(t, "health", "canary", "--percent", "100")
 	lp.do(t, http.MethodGet, "/api/trpc/health", "")
+	lp.flip(t, "deploytest.volatile", "shadow")
+	testutil.Eventually(t, time.Minute, "legacy's /health learnt as noise", func() bool {
+		lp.do(t, http.MethodGet, "/health", "")
+		return lp.scrape(t)["strangler_shadow_noise_learned_total"] != nil
+	})
 	lp.flip(t, "samples", "new")
 	lp.do(t, http.MethodPost, "/api/trpc/nanopore.create", createInput)
 	lp.do(t, http.MethodGet, "/api/trpc/nanopore.getAll", "")

@@ -174,9 +174,17 @@ func NewWriter(opts Options) (*Writer, error) {
 	w.jobs = jobQueue{limit: opts.Queue, wake: make(chan struct{}, 1)}
 	for _, s := range opts.Specs {
 		w.groups[s.Group] = &group{spec: s, c: newCopier(s, opts.Stores)}
+		// Every reason exists from the start at 0, so that a rate over it
+		// (the dashboard, an alert) has a series before the first skip.
+		for _, reason := range skipReasons {
+			w.m.skipped.WithLabelValues(s.Group, reason)
+		}
 	}
 	return w, nil
 }
+
+// skipReasons are the reasons of strangler_dualwrite_skipped_total.
+var skipReasons = []string{"body_too_large", "unknown_procedure", "not_recorded", "queue_full", "memory_full"}
 
 // Info describes a decided request; the proxy fills it from its routing
 // decision.
