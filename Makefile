@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/strangler
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build run test test-go test-standin test-fuzz vet deps clean
+.PHONY: all build run test test-go test-standin test-fault test-fuzz vet deps clean
 
 all: build
 
@@ -31,8 +31,9 @@ run: build deps
 	scripts/run.sh
 
 # Every test: Go unit and integration tests against real PostgreSQL, the
-# stand-in's own suite, the end-to-end tests, and the fuzzers briefly.
-test: build deps vet test-go test-standin test-fuzz
+# stand-in's own suite, the end-to-end tests, the fault-injection suite,
+# and the fuzzers briefly.
+test: build deps vet test-go test-standin test-fault test-fuzz
 
 vet:
 	$(GO) vet ./...
@@ -42,6 +43,14 @@ test-go:
 
 test-standin:
 	cd testbed/legacy && npm test
+
+# The fault-injection suite (faultinject/README.md): real processes (private
+# PostgreSQL clusters, the stand-in, the samples service, fault proxies,
+# strangler serve). Its files carry the faultinject build tag, so that
+# test-go's ./... does not run it a second time.
+test-fault: deps
+	$(GO) vet -tags faultinject ./faultinject
+	$(GO) test -tags faultinject -count=1 -timeout 15m ./faultinject
 
 # Fuzzers run briefly here; run longer by hand, e.g.
 #   go test -run XXX -fuzz FuzzNormalize -fuzztime 10m ./internal/routing
