@@ -14,6 +14,11 @@ func (p *Proxy) shadowBegin(r *http.Request, d *routing.Decision, marked bool) *
 	if p.opts.Shadow == nil || !anyRouteOutOfLegacy(d) {
 		return nil
 	}
+	if p.opts.DualWrite != nil && !d.Safe() && hasGroupWrite(d) {
+		// The dual writes execute and compare it: counting it here as a
+		// skipped comparison too would count every write twice.
+		return nil
+	}
 	in := shadowInfo(d)
 	in.Marked = marked
 	return p.opts.Shadow.Begin(r, in)
