@@ -61,6 +61,8 @@ func (lp *liveProxy) driveTraffic(t *testing.T) {
 	}
 	lp.flip(t, "health", "canary", "--percent", "100")
 	lp.do(t, http.MethodGet, "/api/trpc/health", "")
+	// A batch split between the sides: its comparison is skipped.
+	lp.do(t, http.MethodGet, "/api/trpc/health,nanopore.getAll?batch=1&input=%7B%7D", "")
 	lp.flip(t, "deploytest.volatile", "shadow")
 	testutil.Eventually(t, time.Minute, "legacy's /health learnt as noise", func() bool {
 		lp.do(t, http.MethodGet, "/health", "")

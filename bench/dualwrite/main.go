@@ -29,6 +29,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nanopore/strangler/internal/pgcluster"
 )
 
 func main() {
@@ -50,13 +52,15 @@ func main() {
 		}
 	}
 	if *admin == "" {
-		c, err := startCluster()
+		// A private cluster, so that other work on the machine's shared
+		// server does not land in the numbers; durable, as a real one is.
+		c, err := pgcluster.Start(pgcluster.Options{Prefix: "bench-dualwrite-pg-", Durable: true})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "private cluster:", err)
 			os.Exit(1)
 		}
-		defer c.stop()
-		*admin = c.adminURL()
+		defer c.Remove()
+		*admin = c.URL("postgres")
 	}
 	var report strings.Builder
 	w := io.MultiWriter(os.Stdout, &report)

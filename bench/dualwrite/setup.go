@@ -6,13 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -145,76 +142,4 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// cluster is a private PostgreSQL server for the bench (so that other
-// work on the machine's shared server does not land in the numbers):
-// initdb and pg_ctl on a free port, run as the postgres OS user when the
-// bench runs as root.
-type cluster struct {
-	dir  string
-	port int
-}
-
-func startCluster() (*cluster, error) {
-	dir, err := os.MkdirTemp("", "bench-dualwrite-pg-")
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	c := &cluster{dir: dir, port: ln.Addr().(*net.TCPAddr).Port}
-	ln.Close()
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root needs a postgres user for initdb: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			return nil, err
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8"); err != nil {
-		return nil, err
-	}
-	conf := fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nmax_connections = 200\n", c.port, dir)
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	_, err = f.WriteString(conf)
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	if err := c.run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// adminURL is the cluster's maintenance database.
-func (c *cluster) adminURL() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-}
-
-func (c *cluster) stop() {
-	_ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "stop")
-	_ = os.RemoveAll(c.dir)
-}
-
-func (c *cluster) run(bin string, args ...string) error {
-	cmd := exec.Command(bin, args...)
-	if os.Geteuid() == 0 {
-		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", bin}, args...)...)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", bin, err, out)
-	}
-	return nil
 }

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -106,76 +104,6 @@ func (w *lineWatcher) Write(b []byte) (int, error) {
 		w.buf = w.buf[:0]
 	}
 	return len(b), nil
-}
-
-// cluster is a private PostgreSQL server on a free port (initdb and pg_ctl
-// as the postgres user when we run as root), removed at the end.
-type cluster struct {
-	dir  string
-	port int
-}
-
-func startCluster() (*cluster, error) {
-	dir, err := os.MkdirTemp("", "soak-pg-")
-	if err != nil {
-		return nil, err
-	}
-	c := &cluster{dir: dir, port: freePort()}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, err
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			return nil, err
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"); err != nil {
-		return nil, err
-	}
-	conf := fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nmax_connections = 300\nshared_buffers = 128MB\n", c.port, dir)
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = f.WriteString(conf)
-	f.Close()
-	if err := c.run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		return nil, err
-	}
-	return c, c.run("createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "soak")
-}
-
-func (c *cluster) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/soak?sslmode=disable", c.port)
-}
-
-func (c *cluster) stop() {
-	_ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "stop")
-	os.RemoveAll(c.dir)
-}
-
-func (c *cluster) run(bin string, args ...string) error {
-	cmd := exec.Command(bin, args...)
-	if os.Geteuid() == 0 {
-		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", bin}, args...)...)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // cli runs a strangler subcommand and returns its exit code and output.

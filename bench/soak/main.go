@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/nanopore/strangler/internal/pgcluster"
 )
 
 type options struct {
@@ -52,7 +54,7 @@ func main() {
 type rig struct {
 	bin, logDir    string
 	env            []string
-	pg             *cluster
+	pg             *pgcluster.Cluster
 	standin, proxy *proc
 	public, admin  string
 }
@@ -64,7 +66,7 @@ func (r *rig) close() {
 		}
 	}
 	if r.pg != nil {
-		r.pg.stop()
+		r.pg.Remove()
 	}
 }
 
@@ -109,10 +111,14 @@ func setUp(o options) (*rig, error) {
 	if out, err := exec.Command("cp", o.bin, r.bin).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("copy %s: %v %s", o.bin, err, out)
 	}
-	if r.pg, err = startCluster(); err != nil {
+	if r.pg, err = pgcluster.Start(pgcluster.Options{Prefix: "soak-pg-", MaxConnections: 300,
+		Conf: "shared_buffers = 128MB\n"}); err != nil {
 		return r, err
 	}
-	db := r.pg.url()
+	db, err := r.pg.CreateDB("soak")
+	if err != nil {
+		return r, err
+	}
 	r.standin, err = start("standin", r.logDir, nil, "scripts/legacy-standin.sh", "--port", "0", "--host", "127.0.0.1", "--database-url", db)
 	if err != nil {
 		return r, err
