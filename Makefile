@@ -8,8 +8,9 @@ export GOFLAGS := -buildvcs=false
 
 all: build
 
+# As the image builds it (deploy/Containerfile): static, no cgo.
 build:
-	$(GO) build -o $(BIN) ./cmd/strangler
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/strangler
 
 # npm dependencies of the stand-in and of the tRPC client scenario.
 deps: testbed/legacy/node_modules/.installed testbed/e2e/node_modules/.installed

@@ -23,7 +23,7 @@ if (($(nproc) < 2)); then
 fi
 
 mkdir -p bin
-go build -o bin/strangler ./cmd/strangler
+CGO_ENABLED=0 go build -trimpath -o bin/strangler ./cmd/strangler # as shipped: static
 go build -o bin/upstream ./bench/cmd/upstream
 go build -o bin/refproxy ./bench/cmd/refproxy
 go build -o bin/passbench ./bench/cmd/passbench
