@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanopore/strangler/internal/store"
@@ -236,8 +238,17 @@ func reset(ctx context.Context, t *target, ids []string) error {
 	if strings.HasPrefix(t.table, "samples.") {
 		tables += ", samples.outbox"
 	}
-	if _, err := t.pool.Exec(ctx, `TRUNCATE `+tables+` CASCADE`); err != nil {
-		return err
+	// The proxy's relay works on the outbox meanwhile: a TRUNCATE that
+	// deadlocks with it is tried again.
+	for try := 1; ; try++ {
+		_, err := t.pool.Exec(ctx, `TRUNCATE `+tables+` CASCADE`)
+		var pgErr *pgconn.PgError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &pgErr) || pgErr.Code != "40P01" || try == 5 {
+			return err
+		}
 	}
 	if err := seed(ctx, t, ids); err != nil {
 		return err
