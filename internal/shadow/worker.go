@@ -198,11 +198,18 @@ func (s *Shadower) skipJob(j *job, reason string) { s.skip(j.info, j.calls, reas
 // breaker pauses comparisons with a secondary that keeps failing, so that
 // a dead or stalled new side costs neither workers nor dials: after n
 // consecutive failures it opens for a pause, then lets comparisons try
-// again.
+// again. Each time it opens again without a success in between, the pause
+// doubles, up to maxPauseDoublings: a stalled side, whose failures each
+// take the shadow timeout, would otherwise fill the queue again after
+// every short pause.
 type breaker struct {
 	failures  atomic.Int64
+	trips     atomic.Int64 // openings since the last success
 	openUntil atomic.Int64 // unix nanoseconds
 }
+
+// maxPauseDoublings caps the pause at 32 times shadow.breaker_pause.
+const maxPauseDoublings = 5
 
 // secondaryName names the side that does not answer: the new target, or
 // legacy when the new side answers.
@@ -224,13 +231,21 @@ func (s *Shadower) breaker(target string) *breaker {
 func (b *breaker) open(now time.Time) bool { return now.UnixNano() < b.openUntil.Load() }
 
 func (b *breaker) failure(now time.Time, n int, pause time.Duration) {
-	if b.failures.Add(1) >= int64(n) {
-		b.openUntil.Store(now.Add(pause).UnixNano())
-		b.failures.Store(0)
+	if b.failures.Add(1) < int64(n) {
+		return
 	}
+	b.failures.Store(0)
+	if b.open(now) {
+		return // calls that started before it opened: no new evidence
+	}
+	t := b.trips.Add(1)
+	b.openUntil.Store(now.Add(pause << min(t-1, maxPauseDoublings)).UnixNano())
 }
 
-func (b *breaker) success() { b.failures.Store(0) }
+func (b *breaker) success() {
+	b.failures.Store(0)
+	b.trips.Store(0)
+}
 
 // retain deletes records older than the retention, now and then, until
 // ctx ends.
