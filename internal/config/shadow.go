@@ -38,8 +38,9 @@ type Shadow struct {
 	// replicas from the database.
 	NoiseRefresh time.Duration `mapstructure:"noise_refresh"`
 	// BreakerFailures consecutive failures of a secondary target pause its
-	// comparisons for BreakerPause (skip reason secondary_down), doubling
-	// while it keeps failing, up to 32 times.
+	// comparisons for BreakerPause (skip reason secondary_down); then one
+	// comparison at a time probes it, each failed probe doubling the pause
+	// (up to 32 times).
 	BreakerFailures int           `mapstructure:"breaker_failures"`
 	BreakerPause    time.Duration `mapstructure:"breaker_pause"`
 

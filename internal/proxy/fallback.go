@@ -100,9 +100,11 @@ func (p *Proxy) fellBack(w http.ResponseWriter, r *http.Request, d *routing.Deci
 // maxHeldAnswer bounds the new side's JSON answer to a safe tRPC request
 // that is held back until it is complete, so that a call failing inside a
 // 200 or 207 batch answer (an INTERNAL_SERVER_ERROR entry) can still be
-// answered by legacy. A longer answer streams on once it passes the bound
-// (a large getAll), and so do JSONL answers: those go out as they come.
-const maxHeldAnswer = 256 << 10
+// answered by legacy. It is the guard's classification window
+// (captureLimit): holding more would not let it see more. A longer answer
+// streams on once it passes the bound (a large getAll), and so do JSONL
+// answers: those go out as they come.
+const maxHeldAnswer = captureLimit
 
 // keepBody reads a small body so that it can be sent again; ok is false
 // when it is too large (the body is then left intact for one use).

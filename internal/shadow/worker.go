@@ -72,17 +72,18 @@ func (s *Shadower) process(ctx context.Context, j *job) {
 		secondary = j.legacy
 	}
 	b := s.breaker(secondaryName(j.info))
-	if b.open(s.now()) {
+	probe, ok := b.allow(s.now())
+	if !ok {
 		s.skipJob(j, SkipSecondaryDown)
 		return
 	}
 	ex, err := s.call(ctx, j, sh, secondary)
 	if err != nil {
-		b.failure(s.now(), s.cfg.BreakerFailures, s.cfg.BreakerPause)
+		b.failure(s.now(), probe, s.cfg.BreakerFailures, s.cfg.BreakerPause)
 		s.count(j, OutcomeError)
 		return
 	}
-	b.success()
+	b.success(probe)
 	if ex.Truncated {
 		s.skipJob(j, SkipResponseLarge)
 		return
@@ -197,15 +198,16 @@ func (s *Shadower) skipJob(j *job, reason string) { s.skip(j.info, j.calls, reas
 
 // breaker pauses comparisons with a secondary that keeps failing, so that
 // a dead or stalled new side costs neither workers nor dials: after n
-// consecutive failures it opens for a pause, then lets comparisons try
-// again. Each time it opens again without a success in between, the pause
-// doubles, up to maxPauseDoublings: a stalled side, whose failures each
-// take the shadow timeout, would otherwise fill the queue again after
-// every short pause.
+// consecutive failures it opens for a pause; then one comparison at a time
+// probes the secondary (half-open) until one succeeds, which closes it, or
+// fails, which opens it again for twice the pause, up to
+// maxPauseDoublings. A stalled side, whose failures each take the shadow
+// timeout, thus holds one worker, not the whole pool and queue.
 type breaker struct {
 	failures  atomic.Int64
 	trips     atomic.Int64 // openings since the last success
 	openUntil atomic.Int64 // unix nanoseconds
+	probing   atomic.Bool  // a half-open probe is under way
 }
 
 // maxPauseDoublings caps the pause at 32 times shadow.breaker_pause.
@@ -228,23 +230,51 @@ func (s *Shadower) breaker(target string) *breaker {
 	return v.(*breaker)
 }
 
-func (b *breaker) open(now time.Time) bool { return now.UnixNano() < b.openUntil.Load() }
+// open says whether comparisons with the secondary are skipped now: during
+// a pause, and while a half-open probe is under way.
+func (b *breaker) open(now time.Time) bool {
+	return now.UnixNano() < b.openUntil.Load() || b.trips.Load() > 0 && b.probing.Load()
+}
 
-func (b *breaker) failure(now time.Time, n int, pause time.Duration) {
-	if b.failures.Add(1) < int64(n) {
+// allow says whether a comparison may call the secondary, and whether that
+// call is the half-open probe (then it must report with probe true).
+func (b *breaker) allow(now time.Time) (probe, ok bool) {
+	if now.UnixNano() < b.openUntil.Load() {
+		return false, false
+	}
+	if b.trips.Load() == 0 {
+		return false, true
+	}
+	if b.probing.CompareAndSwap(false, true) {
+		return true, true
+	}
+	return false, false
+}
+
+func (b *breaker) failure(now time.Time, probe bool, n int, pause time.Duration) {
+	if probe {
+		b.reopen(now, pause)
+		b.probing.Store(false)
 		return
 	}
-	b.failures.Store(0)
-	if b.open(now) {
-		return // calls that started before it opened: no new evidence
+	if b.failures.Add(1) < int64(n) || b.trips.Load() > 0 {
+		return // closed and under n; or calls from before it opened
 	}
+	b.reopen(now, pause)
+}
+
+func (b *breaker) reopen(now time.Time, pause time.Duration) {
+	b.failures.Store(0)
 	t := b.trips.Add(1)
 	b.openUntil.Store(now.Add(pause << min(t-1, maxPauseDoublings)).UnixNano())
 }
 
-func (b *breaker) success() {
+func (b *breaker) success(probe bool) {
 	b.failures.Store(0)
-	b.trips.Store(0)
+	if probe || b.trips.Load() == 0 {
+		b.trips.Store(0)
+		b.probing.Store(false)
+	}
 }
 
 // retain deletes records older than the retention, now and then, until
