@@ -40,6 +40,11 @@ func newRig(t *testing.T, mod func(*config.Shadow), opts Options) *rig {
 	}
 	reg := prometheus.NewRegistry()
 	opts.Config, opts.Registerer = &cfg, reg
+	if opts.Rand == nil {
+		// Deterministic: every sample that a fraction of 1 takes is taken,
+		// none that a smaller one (the shipped relearn 0.02) would draw.
+		opts.Rand = func() float64 { return 0.999999 }
+	}
 	r := &rig{sh: New(opts), reg: reg, cfg: cfg}
 	t.Cleanup(r.sh.Close)
 	return r
