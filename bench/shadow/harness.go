@@ -63,7 +63,7 @@ func proxyMain(args []string) error {
 	legacyC, newC := shadow.Upstream(legacyURL, p.Transport()), shadow.Upstream(newURL, p.Transport())
 	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := rt.Decide(r)
-		pending := sh.Begin(r, infoFrom(&d))
+		pending := sh.Begin(r, proxy.ShadowInfo(&d))
 		p.ServeHTTP(pending.Wrap(w), r)
 		pending.Submit(legacyC, newC)
 	})
@@ -83,31 +83,6 @@ func benchRouter(target, mode string) (*routing.Router, error) {
 		return nil, err
 	}
 	return routing.NewRouter(table, routing.Options{CanaryCookie: "strangler_bucket"})
-}
-
-// infoFrom translates a routing decision for the shadower: the code the
-// executor wiring uses (see the report of issue 5).
-func infoFrom(d *routing.Decision) shadow.Info {
-	in := shadow.Info{Route: d.Label, Mode: d.Mode.String(), Primary: d.Side.String(), Split: d.Split}
-	if d.Route != nil {
-		in.Safe, in.Target = d.Route.Safe, d.Route.Target.String()
-	}
-	if d.TRPC == nil {
-		return in
-	}
-	in.Batch = d.TRPC.Batch
-	in.Calls = make([]shadow.Call, len(d.Calls))
-	for i, c := range d.Calls {
-		sc := shadow.Call{Procedure: d.TRPC.Names[i], Kind: c.Kind.String(), Mode: c.Mode.String()}
-		if c.Route != nil {
-			sc.Route, sc.Target = c.Route.ID, c.Route.Target.String()
-			if in.Target == "" {
-				in.Target = sc.Target
-			}
-		}
-		in.Calls[i] = sc
-	}
-	return in
 }
 
 // stats is what the driver samples from a proxy.

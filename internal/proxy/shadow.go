@@ -19,7 +19,7 @@ func (p *Proxy) shadowBegin(r *http.Request, d *routing.Decision, marked bool) *
 		// skipped comparison too would count every write twice.
 		return nil
 	}
-	in := shadowInfo(d)
+	in := ShadowInfo(d)
 	in.Marked = marked
 	return p.opts.Shadow.Begin(r, in)
 }
@@ -49,8 +49,9 @@ func (p *Proxy) submit(sh *shadow.Pending, sc *Scope, t routing.Target) {
 	sh.Submit(p.legacy.shadow, p.newCaller(t))
 }
 
-// shadowInfo translates a routing decision for the shadower.
-func shadowInfo(d *routing.Decision) shadow.Info {
+// ShadowInfo translates a routing decision for the shadower (which does
+// not import routing); harnesses that wire a shadower themselves use it too.
+func ShadowInfo(d *routing.Decision) shadow.Info {
 	in := shadow.Info{Route: d.Label, Mode: d.Mode.String(), Primary: d.Side.String(), Split: d.Split, Safe: d.Safe()}
 	if d.Route != nil {
 		in.Target = d.Route.Target.String()

@@ -123,34 +123,9 @@ func shadowRouter(t *testing.T) *routing.Router {
 // answers through Wrap, then Submit with both sides' callers.
 func (s *scenario) serve(w http.ResponseWriter, r *http.Request) {
 	d := s.router.Decide(r)
-	p := s.sh.Begin(r, infoFrom(&d))
+	p := s.sh.Begin(r, proxy.ShadowInfo(&d))
 	s.proxy.ServeHTTP(p.Wrap(w), r)
 	p.Submit(s.legacyC, s.newC)
-}
-
-// infoFrom is the translation the executor makes from a routing decision
-// (the shadower does not import routing).
-func infoFrom(d *routing.Decision) shadow.Info {
-	in := shadow.Info{Route: d.Label, Mode: d.Mode.String(), Primary: d.Side.String(), Split: d.Split}
-	if d.Route != nil {
-		in.Safe, in.Target = d.Route.Safe, d.Route.Target.String()
-	}
-	if d.TRPC == nil {
-		return in
-	}
-	in.Batch = d.TRPC.Batch
-	in.Calls = make([]shadow.Call, len(d.Calls))
-	for i, c := range d.Calls {
-		sc := shadow.Call{Procedure: d.TRPC.Names[i], Kind: c.Kind.String(), Mode: c.Mode.String()}
-		if c.Route != nil {
-			sc.Route, sc.Target = c.Route.ID, c.Route.Target.String()
-			if in.Target == "" {
-				in.Target = sc.Target
-			}
-		}
-		in.Calls[i] = sc
-	}
-	return in
 }
 
 // injecting is the test build of the new side: the real samples service,
