@@ -41,8 +41,24 @@ func adminConfig(t *testing.T, legacy, db string, mod func(*config.Admin)) *conf
 	return cfg
 }
 
-// startMain runs an in-process proxy until the test ends.
+// startMain runs an in-process proxy until the test ends and waits until
+// its admin listener is ready.
 func startMain(t *testing.T, cfg *config.Config) *Main {
+	t.Helper()
+	m := runMain(t, cfg)
+	testutil.Eventually(t, 30*time.Second, "admin listener ready", func() bool {
+		resp, err := http.Get(m.AdminURL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return m
+}
+
+// runMain opens and runs an in-process proxy until the test ends.
+func runMain(t *testing.T, cfg *config.Config) *Main {
 	t.Helper()
 	m := NewMain(cfg, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,14 +72,6 @@ func startMain(t *testing.T, cfg *config.Config) *Main {
 		cancel()
 		<-done
 		m.Close()
-	})
-	testutil.Eventually(t, 30*time.Second, "admin listener ready", func() bool {
-		resp, err := http.Get(m.AdminURL() + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
 	})
 	return m
 }

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/store"
 	"github.com/nanopore/strangler/internal/testutil"
@@ -62,20 +60,7 @@ func startReplica(t *testing.T, legacy, dbURL string) *Main {
 	cfg.LegacyURL, cfg.DatabaseURL = legacy, dbURL
 	cfg.AdminTokenHashes = []string{tokenHash(testToken)}
 	cfg.Log.Access = false
-	m := NewMain(cfg, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		m.Close()
-	})
-	return m
+	return runMain(t, cfg)
 }
 
 // sideOf asks a replica, with the admin token, which side answers getAll.
