@@ -161,7 +161,10 @@ func TestNewSideFailingLikeLegacyIsNotRolledBack(t *testing.T) {
 			FROM strangler.guard_samples WHERE route = 'nanopore.getAll'`).Scan(&n, &f, &ln)
 		return err == nil && n == newN && ln == legacyN
 	})
-	if n < 10 || legacyN < 10 || float64(f)/float64(n) < 0.25 {
+	// The fault proxy fails 30% of the calls it sees, shadow copies
+	// included, so the users' share varies around 30%; 20% is twice the
+	// absolute threshold this test means to pass.
+	if n < 10 || legacyN < 10 || float64(f)/float64(n) < 0.2 {
 		t.Fatalf("the new side failed %d of %d calls, legacy answered %d: not the intended measure", f, n, legacyN)
 	}
 	testutil.Eventually(t, waitLong, "the guard to measure every call of the window", func() bool {
