@@ -12,7 +12,8 @@ import (
 // normalisation rules per route, the declared accepted differences, noise
 // learning, mismatch records and their redaction.
 type Shadow struct {
-	// Workers is the number of goroutines sending secondary calls.
+	// Workers is the most goroutines sending secondary calls at once (they
+	// start on demand and leave when idle).
 	Workers int `mapstructure:"workers"`
 	// Queue is how many comparisons may wait for a worker; past it a
 	// comparison is skipped (counted), never waited for.

@@ -17,7 +17,8 @@
 //
 // # Off the hot path
 //
-// A fixed pool of workers sends the copy (marked with the X-Strangler-Shadow
+// A pool of workers (started on demand, up to shadow.workers, leaving when
+// idle) sends the copy (marked with the X-Strangler-Shadow
 // header, so that it is never shadowed again) to the other side through a
 // Caller (Handler for in-process services, Upstream for URLs, reusing the
 // proxy's transport), with its own timeout and a context detached from the

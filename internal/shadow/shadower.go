@@ -64,6 +64,14 @@ type Shadower struct {
 	wg       sync.WaitGroup
 	running  atomic.Bool
 	runDone  chan struct{}
+
+	// Workers start on demand (see spawn) and leave after workerIdle
+	// without a job.
+	poolMu     sync.Mutex
+	poolCtx    context.Context // nil before Run and after it stopped
+	workers    atomic.Int64    // started and not yet gone
+	idle       atomic.Int64    // waiting for a job
+	workerIdle time.Duration
 }
 
 // New builds a Shadower; Run starts its workers.
@@ -86,6 +94,7 @@ func New(opts Options) *Shadower {
 		log: opts.Logger, now: opts.Now, rand: opts.Rand, replica: opts.Replica, verdict: opts.OnVerdict,
 		window: newRateWindow(), noise: newNoiseSet(),
 		queue: make(chan *job, cfg.Queue), quit: make(chan struct{}), runDone: make(chan struct{}),
+		workerIdle: defaultWorkerIdle,
 	}
 	s.caps.m = map[string]*hourCount{}
 	s.metrics = newMetrics(opts.Registerer,
@@ -323,6 +332,7 @@ func (p *Pending) Submit(legacy, next Caller) {
 	}
 	select {
 	case s.queue <- j:
+		s.spawn()
 	default:
 		s.inflight.Add(-j.size)
 		s.skip(p.info, p.calls, SkipQueueFull)
@@ -346,14 +356,17 @@ func (s *Shadower) Run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
-	for i := 0; i < s.cfg.Workers; i++ {
-		s.wg.Add(1)
-		go s.worker(ctx)
-	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.refreshNoise(ctx) }()
 	go func() { defer s.wg.Done(); s.retain(ctx) }()
+	s.poolMu.Lock()
+	s.poolCtx = ctx
+	s.poolMu.Unlock()
+	s.spawn() // for comparisons queued before Run
 	<-ctx.Done()
+	s.poolMu.Lock()
+	s.poolCtx = nil // no worker starts from now on, so Wait is safe
+	s.poolMu.Unlock()
 	s.wg.Wait()
 	s.drain()
 }

@@ -347,15 +347,69 @@ func TestNoiseLearnt(t *testing.T) {
 	}
 }
 
-func TestCloseStopsWorkers(t *testing.T) {
+// TestWorkersStartOnDemandAndLeave: no worker runs until a comparison is
+// queued, a burst gets at most shadow.workers of them, every queued
+// comparison is done, idle workers leave, and Close stops the rest.
+func TestWorkersStartOnDemandAndLeave(t *testing.T) {
 	before := runtime.NumGoroutine()
-	r := newRig(t, func(c *config.Shadow) { c.Workers = 32 }, Options{})
+	r := newRig(t, func(c *config.Shadow) { c.Workers, c.Queue = 8, 64 }, Options{})
+	r.sh.workerIdle = 20 * time.Millisecond
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the rig's Close, which waits for the workers
+	var busy, most atomic.Int64
+	slow := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		n := busy.Add(1)
+		defer busy.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	})
 	done := make(chan struct{})
 	go func() { defer close(done); r.sh.Run(context.Background()) }()
-	testutil.Eventually(t, 10*time.Second, "workers to start", func() bool { return runtime.NumGoroutine() >= before+32 })
+	testutil.Eventually(t, 10*time.Second, "Run to start", func() bool {
+		r.sh.poolMu.Lock()
+		defer r.sh.poolMu.Unlock()
+		return r.sh.poolCtx != nil
+	})
+	if n := r.sh.workers.Load(); n != 0 {
+		t.Fatalf("%d workers before any comparison, want 0", n)
+	}
+	h := r.serve(pathInfo("shadow", true), fixed(200, "application/json", `{}`), nil, nil, Handler(slow))
+	for i := 0; i < 20; i++ {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/p", nil))
+	}
+	testutil.Eventually(t, 10*time.Second, "8 workers busy", func() bool { return busy.Load() == 8 })
+	if n := r.sh.workers.Load(); n != 8 {
+		t.Fatalf("%d workers for 20 queued comparisons, want shadow.workers = 8", n)
+	}
+	free()
+	testutil.Eventually(t, 10*time.Second, "all 20 compared", func() bool { return r.outcome("page", "", OutcomeMatch) == 20 })
+	if m := most.Load(); m != 8 {
+		t.Fatalf("at most %d secondary calls at once, want 8", m)
+	}
+	testutil.Eventually(t, 10*time.Second, "idle workers to leave", func() bool { return r.sh.workers.Load() == 0 })
+
+	// Workers busy when Close comes stop too.
+	release2 := make(chan struct{})
+	stuck := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		select {
+		case <-release2:
+		case <-q.Context().Done():
+		}
+	})
+	h = r.serve(pathInfo("shadow", true), fixed(200, "application/json", `{}`), nil, nil, Handler(stuck))
+	for i := 0; i < 3; i++ {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/p", nil))
+	}
+	testutil.Eventually(t, 10*time.Second, "3 workers", func() bool { return r.sh.workers.Load() == 3 })
 	r.sh.Close()
 	<-done
-	testutil.Eventually(t, 10*time.Second, "workers to stop", func() bool { return runtime.NumGoroutine() <= before+1 })
+	close(release2)
+	testutil.Eventually(t, 10*time.Second, "goroutines back to their level", func() bool { return runtime.NumGoroutine() <= before+1 })
 }
 
 // TestCanaryComparesAgainstLegacy: when the new side answers (canary), the

@@ -20,16 +20,61 @@ type job struct {
 	size    int64
 }
 
-// worker runs comparisons until ctx ends. A panic in one comparison is
-// logged and the worker goes on.
+// defaultWorkerIdle is how long a worker waits for a job before it leaves.
+const defaultWorkerIdle = 30 * time.Second
+
+// spawn starts workers while queued comparisons outnumber the idle workers,
+// up to shadow.workers. The pool is elastic rather than fixed: a proxy with
+// no route in shadow or canary mode keeps no worker at all (a fixed pool
+// of 256 parked goroutines cost about 2 MB of stacks and work for every
+// garbage collection), and a burst gets its workers within a Submit.
+func (s *Shadower) spawn() {
+	for int64(len(s.queue)) > s.idle.Load() {
+		n := s.workers.Load()
+		if n >= int64(s.cfg.Workers) {
+			return
+		}
+		if !s.workers.CompareAndSwap(n, n+1) {
+			continue
+		}
+		s.poolMu.Lock()
+		ctx := s.poolCtx
+		if ctx == nil { // before Run or stopping: Run spawns what is queued
+			s.poolMu.Unlock()
+			s.workers.Add(-1)
+			return
+		}
+		s.idle.Add(1) // counted idle until it takes its first job
+		s.wg.Add(1)
+		s.poolMu.Unlock()
+		go s.worker(ctx)
+	}
+}
+
+// worker runs comparisons until ctx ends or no job came for workerIdle. A
+// panic in one comparison is logged and the worker goes on.
 func (s *Shadower) worker(ctx context.Context) {
 	defer s.wg.Done()
+	idle := time.NewTimer(s.workerIdle)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			s.idle.Add(-1)
+			s.workers.Add(-1)
 			return
 		case j := <-s.queue:
+			s.idle.Add(-1)
 			s.safely(ctx, j)
+			s.idle.Add(1)
+			idle.Reset(s.workerIdle)
+		case <-idle.C:
+			s.idle.Add(-1)
+			s.workers.Add(-1)
+			// A job queued while this worker was leaving may have
+			// counted on it: make sure someone takes it.
+			s.spawn()
+			return
 		}
 	}
 }
