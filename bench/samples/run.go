@@ -18,6 +18,7 @@ type cell struct {
 	cpuPerReq          time.Duration // the server's own CPU time per answered request
 	dbCPUPerReq        time.Duration // its PostgreSQL backends' CPU time per answered request
 	maxRSS, hwm        int64         // sampled VmRSS peak during the run; VmHWM after it
+	anonAtPeak         int64         // RssAnon of the peak sample
 	load1Start, load1E float64       // 1-minute load average before and after
 }
 
@@ -66,14 +67,15 @@ func runCell(ctx context.Context, o options, b *bench, t *target, sc scenario) c
 	load(o.warmup)
 	out := cell{scenario: sc.name, target: t.name, load1Start: loadAvg()}
 	stop := make(chan struct{})
-	peak := make(chan int64)
+	peak := make(chan mem)
 	go func() { peak <- sampleRSS(t.proc.pid(), stop) }()
 	cpu0, db0 := cpuTime(t.proc.pid()), backendCPU(ctx, t)
 	out.res = load(o.duration)
 	cpu1, db1 := cpuTime(t.proc.pid()), backendCPU(ctx, t)
 	close(stop)
-	out.maxRSS = <-peak
-	_, out.hwm = memory(t.proc.pid())
+	top := <-peak
+	out.maxRSS, out.anonAtPeak = top.rss, top.anon
+	out.hwm = memory(t.proc.pid()).hwm
 	out.load1E = loadAvg()
 	if out.res.ok > 0 {
 		out.cpuPerReq = (cpu1 - cpu0) / time.Duration(out.res.ok)
@@ -106,14 +108,16 @@ func backendCPU(ctx context.Context, t *target) map[int]time.Duration {
 	return out
 }
 
-// sampleRSS samples VmRSS every 100 ms until stop and returns the peak.
-func sampleRSS(pid int, stop chan struct{}) int64 {
-	var top int64
+// sampleRSS samples the memory every 100 ms until stop and returns the
+// sample with the highest VmRSS.
+func sampleRSS(pid int, stop chan struct{}) mem {
+	var top mem
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		rss, _ := memory(pid)
-		top = max(top, rss)
+		if m := memory(pid); m.rss > top.rss {
+			top = m
+		}
 		select {
 		case <-stop:
 			return top
@@ -122,23 +126,30 @@ func sampleRSS(pid int, stop chan struct{}) int64 {
 	}
 }
 
-// memory reads VmRSS and VmHWM of pid, in bytes.
-func memory(pid int) (rss, hwm int64) {
+// mem is one reading of a process's memory, in bytes: VmRSS, the part of
+// it that is anonymous (heap, stacks; the rest are pages of the binary and
+// other mapped files), and VmHWM.
+type mem struct{ rss, anon, hwm int64 }
+
+// memory reads pid's memory from /proc/PID/status.
+func memory(pid int) (m mem) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	for line := range strings.Lines(string(b)) {
 		name, val, _ := strings.Cut(line, ":")
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
 		switch name {
 		case "VmRSS":
-			rss = kb << 10
+			m.rss = kb << 10
+		case "RssAnon":
+			m.anon = kb << 10
 		case "VmHWM":
-			hwm = kb << 10
+			m.hwm = kb << 10
 		}
 	}
-	return rss, hwm
+	return m
 }
 
 // cpuTime is a process's user and system time (utime+stime, in clock
