@@ -5,6 +5,7 @@ package faultinject
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -95,8 +96,25 @@ func errorsRollBack(t *testing.T, tr traffic) {
 	drive(2, after(40), func(n int) { afterRB.add(e.call(tr, n)) })
 
 	faulted := e.checkEvents(t, tr)
-	checkUsers(t, during.answers(), afterRB.answers(), faulted, e.newSide.events(t))
+	checkUsers(t, during.answers(), afterRB.answers(), faulted, e.newSide.events(t), e.trace)
 	e.checkReadsFellBack(t, during.answers(), faulted)
+}
+
+// trace gathers what the proxy logged and the new side's fault proxy
+// recorded about one request id.
+func (e *env) trace(id string) string {
+	var b strings.Builder
+	for line := range strings.Lines(e.proxy.Output()) {
+		if strings.Contains(line, id) {
+			b.WriteString("  proxy: " + line)
+		}
+	}
+	for _, ev := range e.newSide.events(e.t) {
+		if ev.RequestID == id {
+			fmt.Fprintf(&b, "  new side: %+v\n", ev)
+		}
+	}
+	return b.String()
 }
 
 // call sends request n: reads and writes alternate.
@@ -196,7 +214,8 @@ func (e *env) checkEvents(t *testing.T, tr traffic) map[string]faultproxy.Event 
 // closed under the last read of an answer, "use of closed network
 // connection", seen twice in some 5,000 writes, as faults started); after
 // the rollback nothing failed and nothing reached the new side.
-func checkUsers(t *testing.T, during, afterRB []answer, faulted map[string]faultproxy.Event, newSide []faultproxy.Event) {
+func checkUsers(t *testing.T, during, afterRB []answer, faulted map[string]faultproxy.Event, newSide []faultproxy.Event,
+	trace func(id string) string) {
 	var reads, writes, writeErrs, aborted int
 	for _, a := range during {
 		if a.what == "read" {
@@ -214,7 +233,7 @@ func checkUsers(t *testing.T, during, afterRB []answer, faulted map[string]fault
 			case ok:
 			case a.status == 200 && a.err != nil:
 				aborted++
-				t.Logf("a write's 200 answer was aborted at its end (%s): %.100s... %v", a.id, a.body, a.err)
+				t.Logf("a write's 200 answer was aborted at its end (%s): %.100s... %v\n%s", a.id, a.body, a.err, trace(a.id))
 			default:
 				t.Errorf("a write failed that the new side did not fail (%s): %d %.300s %v", a.id, a.status, a.body, a.err)
 			}
