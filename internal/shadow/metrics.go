@@ -19,6 +19,7 @@ type metrics struct {
 	noise       *prometheus.CounterVec   // route: paths learnt
 	queue       prometheus.GaugeFunc
 	inflight    prometheus.GaugeFunc
+	workers     prometheus.GaugeFunc
 }
 
 // deltaBuckets are symmetric around zero: the new side may be faster.
@@ -32,7 +33,7 @@ var deltaBuckets = func() []float64 {
 	return append(out, pos...)
 }()
 
-func newMetrics(reg prometheus.Registerer, queueLen, inflight func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, queueLen, inflight, workers func() float64) *metrics {
 	m := &metrics{
 		comparisons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_shadow_comparisons_total",
@@ -65,8 +66,11 @@ func newMetrics(reg prometheus.Registerer, queueLen, inflight func() float64) *m
 		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "strangler_shadow_inflight_bytes", Help: "Bodies held by queued and running comparisons.",
 		}, inflight),
+		workers: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "strangler_shadow_workers", Help: "Workers running (they start on demand, up to shadow.workers, and leave when idle).",
+		}, workers),
 	}
-	for _, c := range []prometheus.Collector{m.comparisons, m.skipped, m.delta, m.rate, m.records, m.noise, m.queue, m.inflight} {
+	for _, c := range []prometheus.Collector{m.comparisons, m.skipped, m.delta, m.rate, m.records, m.noise, m.queue, m.inflight, m.workers} {
 		reg.MustRegister(c)
 	}
 	return m

@@ -99,7 +99,8 @@ func New(opts Options) *Shadower {
 	s.caps.m = map[string]*hourCount{}
 	s.metrics = newMetrics(opts.Registerer,
 		func() float64 { return float64(len(s.queue)) },
-		func() float64 { return float64(s.inflight.Load()) })
+		func() float64 { return float64(s.inflight.Load()) },
+		func() float64 { return float64(s.workers.Load()) })
 	return s
 }
 

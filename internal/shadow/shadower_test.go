@@ -383,8 +383,8 @@ func TestWorkersStartOnDemandAndLeave(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/p", nil))
 	}
 	testutil.Eventually(t, 10*time.Second, "8 workers busy", func() bool { return busy.Load() == 8 })
-	if n := r.sh.workers.Load(); n != 8 {
-		t.Fatalf("%d workers for 20 queued comparisons, want shadow.workers = 8", n)
+	if n := promtest.ToFloat64(r.sh.metrics.workers); n != 8 {
+		t.Fatalf("strangler_shadow_workers = %v for 20 queued comparisons, want shadow.workers = 8", n)
 	}
 	free()
 	testutil.Eventually(t, 10*time.Second, "all 20 compared", func() bool { return r.outcome("page", "", OutcomeMatch) == 20 })
