@@ -9,6 +9,18 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// copied[c] says whether AppendString copies byte c as it is: everything
+// but control characters, `"`, `\` and 0xED (the first byte of a UTF-8
+// encoded surrogate). One table load per byte instead of four comparisons:
+// getAll spends about a tenth of its time here.
+var copied = func() (t [256]bool) {
+	for c := 0x20; c < len(t); c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'], t[0xED] = false, false, false
+	return t
+}()
+
 // AppendString appends s quoted as JavaScript's JSON.stringify quotes it:
 // only `"`, `\` and control characters are escaped (no HTML escaping, U+2028
 // and U+2029 stay raw), and lone surrogates (WTF-8) become \udxxx.
@@ -17,7 +29,7 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0xED {
+		if copied[c] {
 			i++
 			continue
 		}
