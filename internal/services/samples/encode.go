@@ -130,9 +130,43 @@ func appendPGTime(buf []byte, pgMicros int64) []byte {
 	if pgMicros == math.MaxInt64 || pgMicros == math.MinInt64 {
 		return append(buf, "null"...)
 	}
+	days, rem := pgMicros/dayMicros, pgMicros%dayMicros // from 2000-01-01
+	if rem < 0 {
+		days, rem = days-1, rem+dayMicros
+	}
+	year, month, day := civil(days + pgEpochMicros/dayMicros)
+	sec := int(rem / 1e6)
 	buf = append(buf, '"')
-	buf = appendISOTime(buf, time.UnixMicro(pgMicros+pgEpochMicros))
+	buf = appendISO(buf, year, month, day, sec/3600, sec/60%60, sec%60, int(rem%1e6/1e3))
 	return append(buf, '"')
+}
+
+const dayMicros = 86400 * 1000000
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days-to-civil algorithm). appendPGTime uses it instead
+// of time.UnixMicro(...).Date() and .Clock(): getAll formats three to five
+// timestamps per row, and this is about three times cheaper.
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // day of era, [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of era, [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of year from March 1, [0, 365]
+	mp := (5*doy + 2) / 153                                // month from March, [0, 11]
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }
 
 // appendISOTime appends t like JS Date.prototype.toISOString: UTC, exactly
@@ -142,6 +176,11 @@ func appendISOTime(buf []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	hour, minute, sec := t.Clock()
+	return appendISO(buf, year, int(month), day, hour, minute, sec, t.Nanosecond()/1e6)
+}
+
+// appendISO appends the parts of a UTC instant as appendISOTime does.
+func appendISO(buf []byte, year, month, day, hour, minute, sec, ms int) []byte {
 	switch {
 	case year < 0:
 		buf = append(buf, '-')
@@ -152,8 +191,7 @@ func appendISOTime(buf []byte, t time.Time) []byte {
 	default:
 		buf = append(buf, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10))
 	}
-	ms := t.Nanosecond() / 1e6
-	return append(buf, '-', two(int(month))[0], two(int(month))[1], '-', two(day)[0], two(day)[1],
+	return append(buf, '-', two(month)[0], two(month)[1], '-', two(day)[0], two(day)[1],
 		'T', two(hour)[0], two(hour)[1], ':', two(minute)[0], two(minute)[1], ':', two(sec)[0], two(sec)[1],
 		'.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }

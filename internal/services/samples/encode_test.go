@@ -3,6 +3,7 @@ package samples
 import (
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -165,5 +166,45 @@ func TestWellFormed(t *testing.T) {
 	}
 	if s := "plain μ"; wellFormed(s) != s {
 		t.Error("valid UTF-8 must pass unchanged")
+	}
+}
+
+// TestPGTimeMatchesTimePackage: the civil-date arithmetic of appendPGTime
+// gives what time.UnixMicro, Date and Clock give, from year -4713 (the
+// oldest timestamptz) to 294000, around the epochs, leap days and
+// century rules, and for instants before 1970 (floored, never rounded).
+func TestPGTimeMatchesTimePackage(t *testing.T) {
+	byTime := func(pgMicros int64) string {
+		return `"` + FormatTime(time.UnixMicro(pgMicros+pgEpochMicros)) + `"`
+	}
+	var cases []int64
+	for _, d := range []time.Time{
+		time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2100, 2, 28, 23, 59, 59, 0, time.UTC), time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1600, 2, 29, 0, 0, 0, 1000, time.UTC), time.Date(0, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(294000, 12, 31, 23, 59, 59, 999999000, time.UTC),
+	} {
+		us := d.UnixMicro() - pgEpochMicros
+		cases = append(cases, us-1, us, us+1, us+999, us+1000)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	lo := time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC).UnixMicro() - pgEpochMicros
+	// Random instants up to year 200000 (the span from -4713 to the top of
+	// timestamptz's range, 294276, does not fit an int64 of microseconds);
+	// the edge cases above go to 294000.
+	hi := time.Date(200000, 12, 31, 0, 0, 0, 0, time.UTC).UnixMicro() - pgEpochMicros
+	for range 100000 {
+		cases = append(cases, lo+rng.Int64N(hi-lo))
+	}
+	for range 100000 { // the years lab data has
+		cases = append(cases, rng.Int64N(100*365*86400*1e6)-50*365*86400*1e6)
+	}
+	for _, us := range cases {
+		if got, want := string(appendPGTime(nil, us)), byTime(us); got != want {
+			t.Fatalf("appendPGTime(%d) = %s, want %s", us, got, want)
+		}
 	}
 }
