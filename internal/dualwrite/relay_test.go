@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -191,5 +192,56 @@ func TestRelayRoleNeedsOnlyTheGrant(t *testing.T) {
 	}
 	if n := dualwrite.SymmetricDrift(t, db.Pool, dualwrite.Samples); n != 0 {
 		t.Fatalf("drift: %d", n)
+	}
+}
+
+// statementCounter counts the statements a pool sends, by first word.
+type statementCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	word, _, _ := strings.Cut(strings.TrimSpace(d.SQL), " ")
+	c.mu.Lock()
+	c.n[strings.ToLower(word)]++
+	c.mu.Unlock()
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *statementCounter) count(word string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[word]
+}
+
+// An idle relay polls with one statement, not a transaction (after the
+// first, empty batch), and still applies a write as soon as one is due.
+func TestIdleRelayProbesWithOneStatement(t *testing.T) {
+	db := dualwrite.MustTestDB(t, true)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &statementCounter{n: map[string]int{}}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	runRelay(t, newRelay(t, dualwrite.RelayOptions{Stores: dualwrite.Stores{Legacy: db.Pool, New: pool},
+		Replica: "idle", Parallel: 1, Poll: 5 * time.Millisecond}))
+	testutil.Eventually(t, waitTimeout, "20 idle polls", func() bool { return counter.count("select") >= 21 })
+	if n := counter.count("begin"); n != 1 {
+		t.Fatalf("%d transactions begun over %d idle polls, want only the first batch's", n, counter.count("select")-1)
+	}
+	svc := newService(t, db.Pool)
+	primaryWrites(t, svc, 3)
+	waitDrained(t, db.Pool)
+	if n := dualwrite.SymmetricDrift(t, db.Pool, dualwrite.Samples); n != 0 {
+		t.Fatalf("drift after the idle relay woke: %d rows", n)
 	}
 }
