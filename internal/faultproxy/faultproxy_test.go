@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nanopore/strangler/internal/testutil"
 )
 
 // rig is a fault proxy (behind its control API) in front of an upstream
@@ -103,9 +105,14 @@ func TestRateIsSpreadEvenly(t *testing.T) {
 	if !slicesEqual(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
-	evs, err := r.control.Events(ctx, 0)
-	if err != nil || len(evs) != 20 || evs[8].Fault != "error" || evs[8].Status != 500 || evs[6].Fault != "" {
-		t.Errorf("events %+v %v", evs, err)
+	// An event is recorded after its answer went out: wait for the last.
+	var evs []Event
+	testutil.Eventually(t, 30*time.Second, "20 events recorded", func() bool {
+		evs, _ = r.control.Events(ctx, 0)
+		return len(evs) >= 20
+	})
+	if len(evs) != 20 || evs[8].Fault != "error" || evs[8].Status != 500 || evs[6].Fault != "" {
+		t.Errorf("events %+v", evs)
 	}
 }
 
