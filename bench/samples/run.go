@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // cell is one scenario against one target in one round.
@@ -131,42 +133,31 @@ func sampleRSS(pid int, stop chan struct{}) mem {
 // other mapped files), and VmHWM.
 type mem struct{ rss, anon, hwm int64 }
 
-// memory reads pid's memory from /proc/PID/status.
-func memory(pid int) (m mem) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// memory reads pid's memory from /proc/PID/status (zero if unreadable).
+func memory(pid int) mem {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return m
+		return mem{}
 	}
-	for line := range strings.Lines(string(b)) {
-		name, val, _ := strings.Cut(line, ":")
-		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
-		switch name {
-		case "VmRSS":
-			m.rss = kb << 10
-		case "RssAnon":
-			m.anon = kb << 10
-		case "VmHWM":
-			m.hwm = kb << 10
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return mem{}
 	}
-	return m
+	return mem{rss: int64(st.VmRSS), anon: int64(st.RssAnon), hwm: int64(st.VmHWM)}
 }
 
-// cpuTime is a process's user and system time (utime+stime, in clock
-// ticks of 10 ms, from /proc/PID/stat).
+// cpuTime is a process's user and system time (utime+stime, from
+// /proc/PID/stat; zero if unreadable).
 func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}
-	// The command name may hold spaces: fields start after its ')'.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
+	st, err := p.Stat()
+	if err != nil {
 		return 0
 	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
+	return time.Duration(st.CPUTime() * float64(time.Second))
 }
 
 // loadAvg is the 1-minute load average.

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. It
@@ -145,50 +142,30 @@ type stat struct {
 	utime, stime uint64
 }
 
-// readStat parses /proc/PID/stat. The command name may hold spaces and
-// parentheses, so fields are counted from the last ')'.
+// readStat reads /proc/PID/stat.
 func readStat(pid int) (stat, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return stat{}, err
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return stat{}, errors.New("malformed /proc stat")
+	st, err := p.Stat()
+	if err != nil {
+		return stat{}, err
 	}
-	// After ")": state(3) ppid(4) ... utime(14) stime(15), 1-based in proc(5).
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return stat{}, errors.New("short /proc stat")
-	}
-	var st stat
-	st.ppid, _ = strconv.Atoi(f[1])
-	st.utime, _ = strconv.ParseUint(f[11], 10, 64)
-	st.stime, _ = strconv.ParseUint(f[12], 10, 64)
-	return st, nil
+	return stat{ppid: st.PPID, utime: uint64(st.UTime), stime: uint64(st.STime)}, nil
 }
 
 // readStatus returns VmRSS and VmHWM from /proc/PID/status, in bytes.
 func readStatus(pid int) (rss, hwm int64, err error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if k == "VmRSS" {
-			rss = kb << 10
-		} else {
-			hwm = kb << 10
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, 0, err
 	}
-	return rss, hwm, sc.Err()
+	return int64(st.VmRSS), int64(st.VmHWM), nil
 }
 
 // freePort asks the kernel for an unused loopback port. Another program
