@@ -29,26 +29,25 @@ const defaultWorkerIdle = 30 * time.Second
 // of 256 parked goroutines cost about 2 MB of stacks and work for every
 // garbage collection), and a burst gets its workers within a Submit.
 func (s *Shadower) spawn() {
-	for int64(len(s.queue)) > s.idle.Load() {
-		n := s.workers.Load()
-		if n >= int64(s.cfg.Workers) {
-			return
-		}
-		if !s.workers.CompareAndSwap(n, n+1) {
-			continue
-		}
-		s.poolMu.Lock()
-		ctx := s.poolCtx
-		if ctx == nil { // before Run or stopping: Run spawns what is queued
-			s.poolMu.Unlock()
-			s.workers.Add(-1)
-			return
-		}
+	if int64(len(s.queue)) <= s.idle.Load() {
+		return // the common case, without the lock
+	}
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	// poolCtx is nil before Run (Run spawns what is queued) and once it
+	// stops. Workers only ever decrease the counts outside the lock.
+	for s.poolCtx != nil && int64(len(s.queue)) > s.idle.Load() && s.workers.Load() < int64(s.cfg.Workers) {
+		s.workers.Add(1)
 		s.idle.Add(1) // counted idle until it takes its first job
 		s.wg.Add(1)
-		s.poolMu.Unlock()
-		go s.worker(ctx)
+		go s.worker(s.poolCtx)
 	}
+}
+
+// leave uncounts an idle worker that stops.
+func (s *Shadower) leave() {
+	s.idle.Add(-1)
+	s.workers.Add(-1)
 }
 
 // worker runs comparisons until ctx ends or no job came for workerIdle. A
@@ -60,8 +59,7 @@ func (s *Shadower) worker(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			s.idle.Add(-1)
-			s.workers.Add(-1)
+			s.leave()
 			return
 		case j := <-s.queue:
 			s.idle.Add(-1)
@@ -69,8 +67,7 @@ func (s *Shadower) worker(ctx context.Context) {
 			s.idle.Add(1)
 			idle.Reset(s.workerIdle)
 		case <-idle.C:
-			s.idle.Add(-1)
-			s.workers.Add(-1)
+			s.leave()
 			// A job queued while this worker was leaving may have
 			// counted on it: make sure someone takes it.
 			s.spawn()
