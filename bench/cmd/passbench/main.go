@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // options are the command-line settings.
@@ -205,12 +207,34 @@ func newSetup(o options, rawDir string) (setup, error) {
 		loadCores: o.loadCores, maxIdle: o.maxIdle}, nil
 }
 
+// copyFile copies a binary or config and then drops the copy from the page
+// cache, so that each target starts as from a file on disk: its pages are
+// read on demand. A file just written in one large write sits in the cache
+// as large folios, and this kernel (6.18, ext4) maps a whole folio on a
+// fault: the same strangler binary then showed 25.3 MB of file-backed RSS
+// under load instead of 17.5 MB (refproxy: about 2 MB more), which is the
+// cache's layout, not the program.
 func copyFile(from, to string) error {
 	b, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
-	return os.WriteFile(to, b, 0o755)
+	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	// Only clean pages leave the cache: write them back first.
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("copy %s: drop from the page cache: %w", from, err)
+	}
+	return f.Close()
 }
 
 // startUpstream runs the shared upstream on the load cores.
