@@ -9,7 +9,6 @@ import (
 
 	"github.com/nanopore/strangler/internal/guard"
 	"github.com/nanopore/strangler/internal/routing"
-	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -30,8 +29,7 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.opts.Router.Decide(r)
 	sc.Route = d.Label
-	marked := shadow.Marked(r.Header) // stripClientIdentity removes it
-	stripClientIdentity(r.Header)
+	marked := stripClientIdentity(r.Header)
 	if d.TooLong {
 		sc.Target = "proxy"
 		p.writeJSON(w, r, http.StatusRequestURITooLong, "uri_too_long", "The request path is longer than the proxy accepts.")

@@ -8,6 +8,7 @@ import (
 	"github.com/nanopore/strangler/internal/auth"
 	"github.com/nanopore/strangler/internal/config"
 	"github.com/nanopore/strangler/internal/routing"
+	"github.com/nanopore/strangler/internal/shadow"
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
@@ -20,16 +21,24 @@ const (
 )
 
 // stripClientIdentity drops identity headers a client may have sent: only
-// the proxy speaks for who the caller is.
-func stripClientIdentity(h http.Header) {
-	h.Del(UserIDHeader)
-	h.Del(UserEmailHeader)
-	h.Del(UserRoleHeader)
-	for k := range h {
-		if strings.HasPrefix(k, "X-Strangler-") {
-			delete(h, k)
+// the proxy speaks for who the caller is. It also reports whether the
+// request carried the shadow mark (shadow.Marked), one of the X-Strangler-*
+// headers it drops. One pass over the keys, which net/http has already put
+// in canonical form: the same keys Header.Del would find.
+func stripClientIdentity(h http.Header) (shadowMarked bool) {
+	for k, v := range h {
+		switch {
+		case k == UserIDHeader, k == UserEmailHeader, k == UserRoleHeader:
+		case strings.HasPrefix(k, "X-Strangler-"):
+			if k == shadow.Header && len(v) > 0 && v[0] != "" {
+				shadowMarked = true
+			}
+		default:
+			continue
 		}
+		delete(h, k)
 	}
+	return shadowMarked
 }
 
 // verifiers holds one token verifier per route auth setting.

@@ -101,3 +101,31 @@ func TestRouteTokensAreVerifiedAndTheIdentityPassedOn(t *testing.T) {
 		t.Fatalf("valid token: %d %v", resp.StatusCode, h)
 	}
 }
+
+func TestStripClientIdentityReportsTheShadowMark(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		shadow []string
+		marked bool
+	}{
+		{"no mark", nil, false},
+		{"mark", []string{"1"}, true},
+		{"empty mark", []string{""}, false},
+		{"mark after an empty value", []string{"", "1"}, false}, // Header.Get reads the first
+	} {
+		h := http.Header{
+			"X-User-Id": {"admin"}, "X-User-Email": {"boss@lab.org"}, "X-User-Role": {"admin"},
+			"X-Strangler-Anything": {"x"}, "Accept": {"*/*"}, "X-Request-Id": {"abc"}, "X-Usered": {"kept"},
+		}
+		if c.shadow != nil {
+			h["X-Strangler-Shadow"] = c.shadow
+		}
+		if got := stripClientIdentity(h); got != c.marked {
+			t.Errorf("%s: marked = %v, want %v", c.name, got, c.marked)
+		}
+		want := http.Header{"Accept": {"*/*"}, "X-Request-Id": {"abc"}, "X-Usered": {"kept"}}
+		if !equalHeaders(h, want) {
+			t.Errorf("%s: left %v, want %v", c.name, h, want)
+		}
+	}
+}

@@ -63,15 +63,26 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// requestState is one request's scope and the recorder of its answer, in
+// one allocation.
+type requestState struct {
+	Scope
+	rec recorder
+}
+
 // observe is the outermost middleware: it gives each request its id and
 // scope, recovers panics, and writes the access log line and metrics when the
 // answer is done.
 func (p *Proxy) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sc := &Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}
-		r.Header.Set(RequestIDHeader, sc.ID)
-		w.Header().Set(RequestIDHeader, sc.ID)
-		rec := &recorder{ResponseWriter: w}
+		st := &requestState{Scope: Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}}
+		sc, rec := &st.Scope, &st.rec
+		rec.ResponseWriter = w
+		// Both maps take the canonical key as is; they share the one value
+		// slice, which nothing writes into (Set replaces, Add appends).
+		id := []string{sc.ID}
+		r.Header[RequestIDHeader] = id
+		w.Header()[RequestIDHeader] = id
 		p.metrics.inFlight.Inc()
 		defer func() {
 			p.metrics.inFlight.Dec()

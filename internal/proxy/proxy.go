@@ -189,7 +189,7 @@ func (p *Proxy) reverseProxy(base *url.URL, target string) *httputil.ReverseProx
 // build the origin from it.
 func (p *Proxy) forwarded(pr *httputil.ProxyRequest) {
 	if !p.trusted(pr.In.RemoteAddr) {
-		pr.Out.Header.Del("X-Forwarded-Port")
+		delete(pr.Out.Header, "X-Forwarded-Port") // canonical, as net/http keeps keys
 		pr.SetXForwarded()
 		return
 	}

@@ -64,7 +64,10 @@ func (s *idSource) next() string {
 // requestID keeps a client's id when it is short printable ASCII (so that it
 // cannot inject into logs or headers), and makes a new one otherwise.
 func (s *idSource) requestID(r *http.Request) string {
-	id := r.Header.Get(RequestIDHeader)
+	var id string
+	if v := r.Header[RequestIDHeader]; len(v) > 0 { // net/http canonicalised the key
+		id = v[0]
+	}
 	if id == "" || len(id) > 128 {
 		return s.next()
 	}
