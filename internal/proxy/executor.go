@@ -75,12 +75,12 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 // forward sends the whole request to one target, within its in-flight cap,
 // and reports the answer to the guard.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *routing.Decision, target string, h http.Handler) guard.Outcome {
-	release, ok := p.flight.acquire(target)
+	slot, ok := p.flight.acquire(target)
 	if !ok {
 		p.shed(w, r)
 		return guard.OutcomeOK
 	}
-	defer release()
+	defer p.flight.release(slot)
 	p.admin(w, d, target)
 	return p.observed(w, r, d, target, h)
 }

@@ -65,13 +65,12 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, code 
 // cap.
 type inflight struct {
 	limit   int64
-	mu      sync.Mutex
-	targets map[string]*atomic.Int64
+	targets sync.Map // target name -> *atomic.Int64
 	shed    *prometheus.CounterVec
 }
 
 func newInflight(limit int, reg prometheus.Registerer) *inflight {
-	f := &inflight{limit: int64(limit), targets: map[string]*atomic.Int64{},
+	f := &inflight{limit: int64(limit),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_shed_total",
 			Help: "Requests shed (503) because a target had too many requests in flight.",
@@ -80,24 +79,30 @@ func newInflight(limit int, reg prometheus.Registerer) *inflight {
 	return f
 }
 
-// acquire takes a slot for target; release must be called when it succeeds.
-func (f *inflight) acquire(target string) (release func(), ok bool) {
+// acquire takes a slot for target. On success the slot must be given back
+// with release(slot); slot is nil when there is no cap.
+func (f *inflight) acquire(target string) (slot *atomic.Int64, ok bool) {
 	if f.limit <= 0 {
-		return func() {}, true
+		return nil, true
 	}
-	f.mu.Lock()
-	c := f.targets[target]
-	if c == nil {
-		c = &atomic.Int64{}
-		f.targets[target] = c
+	c, found := f.targets.Load(target)
+	if !found {
+		c, _ = f.targets.LoadOrStore(target, &atomic.Int64{})
 	}
-	f.mu.Unlock()
-	if c.Add(1) > f.limit {
-		c.Add(-1)
+	slot = c.(*atomic.Int64)
+	if slot.Add(1) > f.limit {
+		slot.Add(-1)
 		f.shed.WithLabelValues(target).Inc()
 		return nil, false
 	}
-	return func() { c.Add(-1) }, true
+	return slot, true
+}
+
+// release gives back a slot taken by acquire.
+func (f *inflight) release(slot *atomic.Int64) {
+	if slot != nil {
+		slot.Add(-1)
+	}
 }
 
 // shed answers a request refused for load.

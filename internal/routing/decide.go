@@ -119,8 +119,10 @@ func (rt *Router) Decide(r *http.Request) Decision {
 		return Decision{Label: LabelPassthrough, TooLong: true}
 	}
 	d := Decision{Label: LabelPassthrough}
-	if tok := r.Header.Get(TokenHeader); tok != "" {
-		d.Admin = rt.ValidToken(tok)
+	// net/http keeps header keys canonical: index the map instead of
+	// canonicalising the name again on every request.
+	if tok := r.Header[TokenHeader]; len(tok) > 0 && tok[0] != "" {
+		d.Admin = rt.ValidToken(tok[0])
 	}
 	norm := Normalize(raw)
 	if dr := st.Table.Deny(norm, r.Method, r.URL.RawQuery); dr != nil {
