@@ -29,6 +29,14 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.opts.Router.Decide(r)
 	sc.Route = d.Label
+	if d.Route != nil || d.TRPC != nil {
+		// Beyond a plain passthrough the request id travels with the
+		// request itself: to in-process services, shadow copies, dual
+		// writes and split calls. A plain passthrough leaves the client's
+		// header map alone, which keeps the reverse proxy's header work
+		// on it cheap; the upstream request gets the id in Rewrite.
+		r.Header[RequestIDHeader] = sc.idHeader
+	}
 	marked := stripClientIdentity(r.Header)
 	if d.TooLong {
 		sc.Target = "proxy"

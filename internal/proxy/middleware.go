@@ -78,11 +78,13 @@ func (p *Proxy) observe(next http.Handler) http.Handler {
 		st := &requestState{Scope: Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}}
 		sc, rec := &st.Scope, &st.rec
 		rec.ResponseWriter = w
-		// Both maps take the canonical key as is; they share the one value
-		// slice, which nothing writes into (Set replaces, Add appends).
-		id := []string{sc.ID}
-		r.Header[RequestIDHeader] = id
-		w.Header()[RequestIDHeader] = id
+		// The answer's header and, later, the upstream request's share the
+		// one value slice, which nothing writes into (Set replaces, Add
+		// appends). The client request itself gets the id only once the
+		// executor knows it goes beyond a plain passthrough (see
+		// execute); the reverse proxy adds it to what it sends upstream.
+		sc.idHeader = []string{sc.ID}
+		w.Header()[RequestIDHeader] = sc.idHeader
 		p.metrics.inFlight.Inc()
 		defer func() {
 			p.metrics.inFlight.Dec()

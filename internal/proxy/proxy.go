@@ -171,6 +171,9 @@ func (p *Proxy) reverseProxy(base *url.URL, target string) *httputil.ReverseProx
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(base)
 			pr.Out.Host = pr.In.Host
+			if sc := ScopeFrom(pr.In.Context()); sc != nil {
+				pr.Out.Header[RequestIDHeader] = sc.idHeader
+			}
 			p.forwarded(pr)
 		},
 		Transport:  p.Transport(),

@@ -22,6 +22,9 @@ type Scope struct {
 	Status int
 	// Err is the upstream error, if any, for the access log.
 	Err error
+
+	// idHeader is ID as a header value (net/http's []string form).
+	idHeader []string
 }
 
 type scopeKey struct{}
