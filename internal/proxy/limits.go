@@ -13,38 +13,44 @@ import (
 	"github.com/nanopore/strangler/internal/trpc"
 )
 
-// limiting refuses requests over a rate limit with 429 and Retry-After (a
-// tRPC envelope on tRPC paths, short JSON elsewhere) before anything is
-// decided or forwarded.
-func (p *Proxy) limiting(next http.Handler) http.Handler {
-	if p.opts.Limiter == nil {
-		return next
+// newRateLimited counts the requests refused by a rate limit; nil without a
+// Limiter.
+func newRateLimited(l *limit.Limiter, reg prometheus.Registerer) *prometheus.CounterVec {
+	if l == nil {
+		return nil
 	}
-	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strangler_rate_limited_total",
 		Help: "Requests refused by a rate limit, by rule (per_client, per_user, login_per_client, login_per_username).",
 	}, []string{"rule"})
-	p.opts.Registerer.MustRegister(limited)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		norm := routing.Normalize(rawPathOf(r))
-		if !p.opts.Limiter.Applies(r, norm) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		client := routing.ClientAddr(r.RemoteAddr, r.Header, p.opts.TrustedProxies)
-		v := p.opts.Limiter.Check(r.Context(), r, norm, client)
-		if v.Allowed {
-			next.ServeHTTP(w, r)
-			return
-		}
-		limited.WithLabelValues(v.Rule).Inc()
-		if sc := ScopeFrom(r.Context()); sc != nil {
-			sc.Route, sc.Target = "limit."+v.Rule, "proxy"
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(limit.RetryAfterSeconds(v.RetryAfter)))
-		p.refuse(w, r, http.StatusTooManyRequests, trpc.TooManyRequests, "too_many_requests",
-			"Too many requests; retry after the time in Retry-After.")
-	})
+	reg.MustRegister(c)
+	return c
+}
+
+// admit refuses a request over a rate limit with 429 and Retry-After (a tRPC
+// envelope on tRPC paths, short JSON elsewhere) before anything is decided
+// or forwarded; it returns false when it answered.
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) bool {
+	if p.opts.Limiter == nil {
+		return true
+	}
+	norm := routing.Normalize(rawPathOf(r))
+	if !p.opts.Limiter.Applies(r, norm) {
+		return true
+	}
+	client := routing.ClientAddr(r.RemoteAddr, r.Header, p.opts.TrustedProxies)
+	v := p.opts.Limiter.Check(r.Context(), r, norm, client)
+	if v.Allowed {
+		return true
+	}
+	p.rateLimited.WithLabelValues(v.Rule).Inc()
+	if sc := ScopeFrom(r.Context()); sc != nil {
+		sc.Route, sc.Target = "limit."+v.Rule, "proxy"
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(limit.RetryAfterSeconds(v.RetryAfter)))
+	p.refuse(w, r, http.StatusTooManyRequests, trpc.TooManyRequests, "too_many_requests",
+		"Too many requests; retry after the time in Retry-After.")
+	return false
 }
 
 // refuse answers a request the proxy itself turns away.

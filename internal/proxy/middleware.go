@@ -70,47 +70,53 @@ type requestState struct {
 	rec recorder
 }
 
-// observe is the outermost middleware: it gives each request its id and
-// scope, recovers panics, and writes the access log line and metrics when the
-// answer is done.
-func (p *Proxy) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{Scope: Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}}
-		sc, rec := &st.Scope, &st.rec
-		rec.ResponseWriter = w
-		// The answer's header and, later, the upstream request's share the
-		// one value slice, which nothing writes into (Set replaces, Add
-		// appends). The client request itself gets the id only once the
-		// executor knows it goes beyond a plain passthrough (see
-		// execute); the reverse proxy adds it to what it sends upstream.
-		sc.idHeader = []string{sc.ID}
-		w.Header()[RequestIDHeader] = sc.idHeader
-		p.metrics.inFlight.Inc()
-		defer func() {
-			p.metrics.inFlight.Dec()
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					// The answer broke mid-stream (an upstream died after
-					// its headers): log it, then let net/http abort the
-					// connection so that the client sees a truncated
-					// answer, never a clean end.
-					if sc.Err == nil {
-						sc.Err = errors.New("answer aborted mid-stream")
-					}
-					p.finish(rec, r, sc)
-					panic(v)
-				} else {
-					sc.Err = fmt.Errorf("panic: %v", v)
-					p.opts.Logger.Error().Str("request_id", sc.ID).Interface("panic", v).Msg("handler panicked")
-					if rec.status == 0 {
-						p.writeError(rec, r, http.StatusInternalServerError)
-					}
+// ServeHTTP answers one public request. The steps, outermost first, are
+// plain calls rather than nested handlers, so that the stack of every
+// request in flight (which each garbage collection scans) stays short:
+//  1. here: the request id and scope, panic recovery, and the access log
+//     line and metrics when the answer is done;
+//  2. admit: rate limits per client, user and login (429 before any work);
+//  3. execute, which decides and forwards to the decided side (and sheds
+//     load per target).
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := &requestState{Scope: Scope{ID: p.ids.requestID(r), Start: p.opts.Now()}}
+	sc, rec := &st.Scope, &st.rec
+	rec.ResponseWriter = w
+	// The answer's header and, later, the upstream request's share the
+	// one value slice, which nothing writes into (Set replaces, Add
+	// appends). The client request itself gets the id only once the
+	// executor knows it goes beyond a plain passthrough (see
+	// execute); the reverse proxy adds it to what it sends upstream.
+	sc.idHeader = []string{sc.ID}
+	w.Header()[RequestIDHeader] = sc.idHeader
+	p.metrics.inFlight.Inc()
+	defer func() {
+		p.metrics.inFlight.Dec()
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				// The answer broke mid-stream (an upstream died after
+				// its headers): log it, then let net/http abort the
+				// connection so that the client sees a truncated
+				// answer, never a clean end.
+				if sc.Err == nil {
+					sc.Err = errors.New("answer aborted mid-stream")
+				}
+				p.finish(rec, r, sc)
+				panic(v)
+			} else {
+				sc.Err = fmt.Errorf("panic: %v", v)
+				p.opts.Logger.Error().Str("request_id", sc.ID).Interface("panic", v).Msg("handler panicked")
+				if rec.status == 0 {
+					p.writeError(rec, r, http.StatusInternalServerError)
 				}
 			}
-			p.finish(rec, r, sc)
-		}()
-		next.ServeHTTP(rec, withScope(r, sc))
-	})
+		}
+		p.finish(rec, r, sc)
+	}()
+	r = withScope(r, sc)
+	if p.admit(rec, r) {
+		p.execute(rec, r)
+	}
 }
 
 // finish logs and counts one answered request.

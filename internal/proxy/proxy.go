@@ -112,7 +112,8 @@ type Proxy struct {
 	flight    *inflight
 	fallback  *fallbackMetrics
 	verifiers verifiers
-	handler   http.Handler
+	// rateLimited counts refusals by rule (nil without a Limiter).
+	rateLimited *prometheus.CounterVec
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -124,22 +125,8 @@ func New(opts Options) *Proxy {
 	p.flight = newInflight(opts.MaxInFlightPerTarget, opts.Registerer)
 	p.fallback = newFallbackMetrics(opts.Registerer)
 	p.legacy = p.newInstances("legacy", append([]*url.URL{opts.Legacy}, opts.MoreLegacy...))
-	p.handler = p.chain()
+	p.rateLimited = newRateLimited(opts.Limiter, opts.Registerer)
 	return p
-}
-
-// chain builds the public middleware, outermost first:
-//  1. observe: request id, scope, panic recovery, access log, metrics;
-//  2. limiting: rate limits per client, user and login (429 before any work);
-//  3. the executor, which decides and forwards to the decided side (and
-//     sheds load per target).
-func (p *Proxy) chain() http.Handler {
-	return p.observe(p.limiting(http.HandlerFunc(p.execute)))
-}
-
-// ServeHTTP answers one public request.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.handler.ServeHTTP(w, r)
 }
 
 // Transport returns an upstream transport tuned for a proxy: a large

@@ -416,14 +416,18 @@ func TestClientGoneIsLoggedAs499(t *testing.T) {
 }
 
 func TestPanicInHandlerAnswers500(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:1", nil)
-	h := f.proxy.observe(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	f := newFixture(t, "http://127.0.0.1:1", func(o *Options) { o.Router = panicDecider{} })
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	f.proxy.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "boom") {
 		t.Fatalf("status %d body %s", rec.Code, rec.Body)
 	}
 }
+
+// panicDecider panics inside the executor, as a bug would.
+type panicDecider struct{}
+
+func (panicDecider) Decide(*http.Request) routing.Decision { panic("boom") }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
