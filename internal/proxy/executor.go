@@ -29,7 +29,7 @@ func (p *Proxy) execute(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.opts.Router.Decide(r)
 	sc.Route = d.Label
-	if d.Route != nil || d.TRPC != nil {
+	if !d.Plain() {
 		// Beyond a plain passthrough the request id travels with the
 		// request itself: to in-process services, shadow copies, dual
 		// writes and split calls. A plain passthrough leaves the client's

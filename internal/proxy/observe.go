@@ -60,7 +60,7 @@ func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 // observed serves h and reports the answer to the Observer; it returns the
 // outcome (OutcomeOK without an Observer).
 func (p *Proxy) observed(w http.ResponseWriter, r *http.Request, d *routing.Decision, target string, h http.Handler) guard.Outcome {
-	if d.Route == nil && d.TRPC == nil {
+	if d.Plain() {
 		// Plain passthrough: no route to count, no breaker to feed.
 		h.ServeHTTP(w, r)
 		return guard.OutcomeOK

@@ -64,6 +64,10 @@ func (d *Decision) Auth() *config.RouteAuth {
 	return nil
 }
 
+// Plain says whether the request is a plain passthrough: no route and no
+// tRPC call, so nothing to count, compare, convert or send elsewhere.
+func (d *Decision) Plain() bool { return d.Route == nil && d.TRPC == nil }
+
 // Target is where a request that is not split goes when Side is SideNew.
 func (d *Decision) Target() Target {
 	if d.Route != nil {
